@@ -1,0 +1,1 @@
+//! Procedural macros of `cluster`. Use them through the `cluster` crate.
