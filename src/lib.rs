@@ -2,3 +2,12 @@
 
 pub use cluster_codec as codec;
 pub use cluster_core::*;
+
+/// Items that generated code refers to. Not a public API: it may change in
+/// any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use bytes;
+    pub use cluster_codec;
+    pub use cluster_core;
+}
