@@ -11,3 +11,8 @@ pub mod __private {
     pub use cluster_codec;
     pub use cluster_core;
 }
+
+/// Compiles the README's examples as doctests, so the README stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

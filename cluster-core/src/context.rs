@@ -1,0 +1,31 @@
+//! What a handler knows about the request it serves, without taking it as an
+//! argument: the calling [`Peer`] (to call back over the same connection)
+//! and, through [`crate::trace::current`], the trace id.
+//!
+//! Like the trace id, this is task-local: it is set for the handler's own
+//! task only.
+
+use crate::peer::Peer;
+
+tokio::task_local! {
+    static PEER: Peer;
+}
+
+/// The peer whose request the current task is handling, if any.
+///
+/// ```no_run
+/// # async fn handler() {
+/// if let Some(peer) = cluster_core::context::peer() {
+///     let _ = peer.send(7, "callback").await;
+/// }
+/// # }
+/// ```
+pub fn peer() -> Option<Peer> {
+    PEER.try_with(Peer::clone).ok()
+}
+
+/// Runs a handler future as the handling of a request from `peer` in trace
+/// `trace_id`.
+pub(crate) async fn serve<F: Future>(peer: Peer, trace_id: u64, fut: F) -> F::Output {
+    PEER.scope(peer, crate::trace::scope(trace_id, fut)).await
+}

@@ -1,0 +1,67 @@
+//! The request handler: what a node does with the requests it receives.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+
+use crate::peer::Peer;
+
+/// One incoming request.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Request {
+    /// The command id.
+    pub cmd: u32,
+    /// The caller's session; the response echoes it.
+    pub session: u32,
+    /// The caller's trace id. The handler also runs inside it: see
+    /// [`crate::trace::current`].
+    pub trace_id: u64,
+    /// The encoded message.
+    pub body: Bytes,
+    /// The peer that sent the request, to call back over the same connection.
+    pub peer: Peer,
+}
+
+/// Serves requests. Each request is handled in its own task, so a slow
+/// handler never holds up the others on its connection.
+///
+/// Returning `Some(body)` sends a response with that body; `None` sends
+/// nothing, as for a one-way request. A closure
+/// `Fn(Request) -> impl Future<Output = Option<Bytes>>` is a handler:
+///
+/// ```
+/// use cluster_core::{Node, Request};
+///
+/// let node = Node::builder()
+///     .handler(|req: Request| async move { Some(req.body) }) // echo
+///     .build();
+/// ```
+pub trait Handler: Send + Sync + 'static {
+    /// Handles one request.
+    fn handle(&self, req: Request) -> impl Future<Output = Option<Bytes>> + Send + 'static;
+}
+
+impl<F, Fut> Handler for F
+where
+    F: Fn(Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Option<Bytes>> + Send + 'static,
+{
+    fn handle(&self, req: Request) -> impl Future<Output = Option<Bytes>> + Send + 'static {
+        self(req)
+    }
+}
+
+pub(crate) type BoxedResponse = Pin<Box<dyn Future<Output = Option<Bytes>> + Send>>;
+
+/// [`Handler`] behind a pointer: the node stores one of these.
+pub(crate) trait DynHandler: Send + Sync + 'static {
+    fn handle_boxed(&self, req: Request) -> BoxedResponse;
+}
+
+impl<H: Handler> DynHandler for H {
+    fn handle_boxed(&self, req: Request) -> BoxedResponse {
+        Box::pin(self.handle(req))
+    }
+}

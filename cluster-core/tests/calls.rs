@@ -1,0 +1,221 @@
+//! Calls, sends, timeouts and trace ids between nodes.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use cluster_core::{Error, Node, Request, trace};
+use support::{Noise, addr, events};
+
+/// Tags a body with the command that handled it.
+fn tagged(cmd: u32, body: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(body.len() + 4);
+    out.put_u32(cmd);
+    out.put_slice(body);
+    out.freeze()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_is_matched_to_its_own_request() {
+    let server = Node::builder()
+        .handler(|req: Request| async move {
+            if req.cmd == 3 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Some(tagged(req.cmd, &req.body))
+        })
+        .build();
+    let listener = server.listen("127.0.0.1:0").expect("bind");
+    let peer = Node::builder().build().connect(&addr(&listener)).await;
+
+    // Two tasks, five calls each, alternating two commands.
+    let mut tasks = Vec::new();
+    for t in 0..2u64 {
+        let peer = peer.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut noise = Noise::new(t + 1);
+            for i in 0..5 {
+                let cmd = 1 + (i % 2);
+                let body = noise.bytes(64);
+                let reply = peer.call(cmd, body.clone()).await.expect("call");
+                assert_eq!(reply, tagged(cmd, &body));
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+
+    // Twenty tasks, fifty calls each, against a handler that sleeps 100 ms.
+    let mut tasks = Vec::new();
+    for t in 0..20u64 {
+        let peer = peer.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut noise = Noise::new(100 + t);
+            for _ in 0..50 {
+                let body = noise.bytes(200);
+                let reply = peer.call(3, body.clone()).await.expect("call");
+                assert_eq!(reply, tagged(3, &body));
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    assert_eq!(peer.pending_calls(), 0);
+}
+
+#[tokio::test]
+async fn late_responses_after_timeout_reach_nobody() {
+    let (answered, mut answers) = events();
+    let server = Node::builder()
+        .handler(move |req: Request| {
+            let answered = answered.clone();
+            async move {
+                if req.cmd == 1 {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    let _ = answered.send(());
+                }
+                Some(tagged(req.cmd, &req.body))
+            }
+        })
+        .build();
+    let listener = server.listen("127.0.0.1:0").expect("bind");
+    let peer = Node::builder().build().connect(&addr(&listener)).await;
+
+    let slow: Vec<_> = (0..10u8)
+        .map(|i| {
+            let peer = peer.clone();
+            tokio::spawn(async move {
+                peer.call_timeout(1, vec![i], Duration::from_millis(20))
+                    .await
+            })
+        })
+        .collect();
+    for call in slow {
+        let result = call.await.expect("task");
+        assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
+    }
+    assert_eq!(peer.pending_calls(), 0, "timed-out calls leave no entry");
+
+    // While the late responses arrive, fresh calls get their own answers.
+    for i in 0..10u8 {
+        answers.next().await;
+        let reply = peer.call(2, vec![i]).await.expect("fast call");
+        assert_eq!(reply, tagged(2, &[i]));
+    }
+}
+
+#[tokio::test]
+async fn send_delivers_one_way_and_a_response_to_it_is_harmless() {
+    let (delivered, mut deliveries) = events();
+    let server = Node::builder()
+        .handler(move |req: Request| {
+            let delivered = delivered.clone();
+            async move {
+                let _ = delivered.send((req.cmd, req.body.clone()));
+                // Answers even one-way requests: the sender must not care.
+                Some(req.body)
+            }
+        })
+        .build();
+    let listener = server.listen("127.0.0.1:0").expect("bind");
+    let peer = Node::builder().build().connect(&addr(&listener)).await;
+
+    peer.send(7, "notify").await.expect("send");
+    assert_eq!(deliveries.next().await, (7, Bytes::from_static(b"notify")));
+    assert_eq!(peer.pending_calls(), 0, "a send waits for nothing");
+
+    let reply = peer.call(8, "after").await.expect("call after send");
+    assert_eq!(reply, "after");
+    assert_eq!(deliveries.next().await.0, 8);
+}
+
+#[tokio::test]
+async fn handler_sees_callers_trace_and_nested_calls_keep_it() {
+    let (seen, mut seen_by) = events();
+    let leaf_seen = seen.clone();
+    let leaf = Node::builder()
+        .node_id(3)
+        .handler(move |req: Request| {
+            let _ = leaf_seen.send(("leaf", req.trace_id, trace::current()));
+            async { Some(Bytes::from_static(b"leaf")) }
+        })
+        .build();
+    let leaf_listener = leaf.listen("127.0.0.1:0").expect("bind");
+
+    let middle_client = Node::builder().node_id(2).build();
+    let to_leaf = middle_client.connect(&addr(&leaf_listener)).await;
+    let middle = Node::builder()
+        .node_id(2)
+        .handler(move |req: Request| {
+            let seen = seen.clone();
+            let to_leaf = to_leaf.clone();
+            async move {
+                let _ = seen.send(("middle", req.trace_id, trace::current()));
+                to_leaf.call(1, "nested").await.ok()
+            }
+        })
+        .build();
+    let middle_listener = middle.listen("127.0.0.1:0").expect("bind");
+
+    let root = Node::builder().node_id(1).build();
+    let to_middle = root.connect(&addr(&middle_listener)).await;
+
+    // Outside any trace: the request carries just the sender's node id.
+    to_middle.call(1, "untraced").await.expect("call");
+    assert_eq!(seen_by.next().await, ("middle", 1, Some(1)));
+    assert_eq!(seen_by.next().await, ("leaf", 2, Some(2)));
+
+    let id = root.new_trace();
+    assert_eq!(id & 0xffff, 1);
+    trace::scope(id, to_middle.call(1, "traced"))
+        .await
+        .expect("call");
+    assert_eq!(seen_by.next().await, ("middle", id, Some(id)));
+    let nested = (id & !0xffff) | 2;
+    assert_eq!(seen_by.next().await, ("leaf", nested, Some(nested)));
+}
+
+#[tokio::test]
+async fn oversize_body_fails_with_too_large_and_writes_nothing() {
+    let received = Arc::new(AtomicUsize::new(0));
+    let counter = received.clone();
+    let server = Node::builder()
+        .handler(move |req: Request| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async move { Some(req.body) }
+        })
+        .build();
+    let listener = server.listen("127.0.0.1:0").expect("bind");
+    let peer = Node::builder().build().connect(&addr(&listener)).await;
+
+    let err = peer.call(1, vec![0u8; 65520]).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::TooLarge {
+                size: 65520,
+                limit: 65519
+            }
+        ),
+        "{err}"
+    );
+    let err = peer.send(1, vec![0u8; 70000]).await.unwrap_err();
+    assert!(matches!(err, Error::TooLarge { .. }), "{err}");
+    assert_eq!(peer.pending_calls(), 0);
+
+    let reply = peer
+        .call(1, vec![1u8; 65519])
+        .await
+        .expect("largest body fits");
+    assert_eq!(reply.len(), 65519);
+    assert_eq!(
+        received.load(Ordering::SeqCst),
+        1,
+        "only the valid call reached the server"
+    );
+}

@@ -1,0 +1,265 @@
+//! Malformed input from raw sockets closes only the offending connection,
+//! and the reader reassembles frames however the bytes arrive.
+
+mod support;
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use cluster_core::wire::{Frame, FrameCodec, WireFormat, v2};
+use cluster_core::{Error, Limits, Node, ProtocolError, Request};
+use support::{PATIENCE, addr, events, observed_node};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn v1_request(session: u32, cmd: u32, body: &[u8]) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    FrameCodec::new(WireFormat::V1, 0, 0)
+        .encode_request(&mut buf, session, cmd, 0, body)
+        .expect("small");
+    buf.to_vec()
+}
+
+/// Reads until the server closes the socket; fails if it stays open.
+async fn expect_closed_by_server(sock: &mut TcpStream) {
+    let mut sink = [0u8; 256];
+    let closed = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match sock.read(&mut sink).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "server kept the connection open");
+}
+
+/// Sends `bytes` on a raw connection to a node speaking `wire` and checks
+/// that exactly this connection is closed for `expected`, while a
+/// well-behaved peer of the same node keeps working.
+async fn hostile_frame_closes_only_its_connection(
+    wire: WireFormat,
+    bytes: &[u8],
+    expected: ProtocolError,
+) {
+    let (server, _, mut closes) = observed_node(
+        Node::builder()
+            .wire(wire)
+            .handler(|req: Request| async move { Some(req.body) }),
+    );
+    let listener = server.listen("127.0.0.1:0").expect("bind");
+    let good = Node::builder()
+        .wire(wire)
+        .build()
+        .connect(&addr(&listener))
+        .await;
+    assert_eq!(good.call(1, "before").await.expect("call"), "before");
+
+    let mut raw = TcpStream::connect(listener.local_addr())
+        .await
+        .expect("raw connect");
+    raw.write_all(bytes).await.expect("write");
+    let (_, reason) = closes.next().await;
+    match reason {
+        Error::Protocol(got) => assert_eq!(got, expected),
+        other => panic!("closed for {other}, expected {expected}"),
+    }
+    expect_closed_by_server(&mut raw).await;
+
+    assert_eq!(good.call(1, "after").await.expect("call"), "after");
+    assert_eq!(
+        server.stats().connections,
+        1,
+        "only the hostile connection went"
+    );
+}
+
+#[tokio::test]
+async fn v1_payload_shorter_than_a_session_word_closes_the_connection() {
+    hostile_frame_closes_only_its_connection(
+        WireFormat::V1,
+        &[0, 3, 1, 2, 3],
+        ProtocolError::ShortPayload { len: 3 },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn v1_zero_length_frame_closes_the_connection() {
+    hostile_frame_closes_only_its_connection(
+        WireFormat::V1,
+        &[0, 0],
+        ProtocolError::ShortPayload { len: 0 },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn v1_request_shorter_than_16_bytes_closes_the_connection() {
+    for len in [4u8, 15] {
+        let mut frame = vec![0, len];
+        frame.extend(std::iter::repeat_n(0, len as usize));
+        hostile_frame_closes_only_its_connection(
+            WireFormat::V1,
+            &frame,
+            ProtocolError::ShortRequest { len: len as usize },
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn v2_length_above_the_hard_limit_closes_the_connection() {
+    let frame = u32::MAX.to_le_bytes();
+    hostile_frame_closes_only_its_connection(
+        WireFormat::V2,
+        &frame,
+        ProtocolError::FrameTooLarge {
+            len: u64::from(u32::MAX),
+            limit: v2::DEFAULT_MAX_FRAME,
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn v2_short_payloads_close_the_connection() {
+    hostile_frame_closes_only_its_connection(
+        WireFormat::V2,
+        &[1, 0, 0, 0, 9],
+        ProtocolError::ShortPayload { len: 1 },
+    )
+    .await;
+    let mut request = 8u32.to_le_bytes().to_vec();
+    request.extend_from_slice(&[0; 8]);
+    hostile_frame_closes_only_its_connection(
+        WireFormat::V2,
+        &request,
+        ProtocolError::ShortRequest { len: 8 },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn incomplete_frame_is_bounded_by_the_read_timeout() {
+    let mut limits = Limits::default();
+    limits.frame_read_timeout = Some(Duration::from_millis(100));
+    let (server, _, mut closes) = observed_node(Node::builder().limits(limits));
+    let listener = server.listen("127.0.0.1:0").expect("bind");
+    let mut raw = TcpStream::connect(listener.local_addr())
+        .await
+        .expect("connect");
+    let frame = v1_request(1, 1, b"never finished");
+    raw.write_all(&frame[..5]).await.expect("write");
+    let (_, reason) = closes.next().await;
+    assert!(
+        matches!(reason, Error::Protocol(ProtocolError::ReadTimeout(_))),
+        "{reason}"
+    );
+    expect_closed_by_server(&mut raw).await;
+}
+
+#[tokio::test]
+async fn interleaved_partial_frames_on_many_connections_all_get_answers() {
+    let server = Node::builder()
+        .handler(|req: Request| async move { Some(req.body) })
+        .build();
+    let listener = server.listen("127.0.0.1:0").expect("bind");
+    let mut socks = Vec::new();
+    let mut frames = Vec::new();
+    for i in 0..32u32 {
+        socks.push(
+            TcpStream::connect(listener.local_addr())
+                .await
+                .expect("connect"),
+        );
+        frames.push(v1_request(i, 1, format!("connection {i}").as_bytes()));
+    }
+    // First halves in order, then the rest a byte at a time, round robin in
+    // reverse order, so every connection sits on a partial frame meanwhile.
+    for (sock, frame) in socks.iter_mut().zip(&frames) {
+        sock.write_all(&frame[..frame.len() / 2])
+            .await
+            .expect("write");
+    }
+    let longest = frames.iter().map(Vec::len).max().expect("frames");
+    for at in 0..longest {
+        for (sock, frame) in socks.iter_mut().zip(&frames).rev() {
+            let start = frame.len() / 2;
+            if let Some(byte) = frame.get(start + at) {
+                sock.write_all(&[*byte]).await.expect("write");
+            }
+        }
+    }
+    let codec = FrameCodec::new(WireFormat::V1, 0, 0);
+    for (i, sock) in socks.iter_mut().enumerate() {
+        let mut buf = BytesMut::new();
+        let frame = tokio::time::timeout(PATIENCE, async {
+            loop {
+                if let Some(frame) = codec.decode(&mut buf).expect("valid response") {
+                    return frame;
+                }
+                assert_ne!(
+                    sock.read_buf(&mut buf).await.expect("read"),
+                    0,
+                    "closed early"
+                );
+            }
+        })
+        .await
+        .expect("response in time");
+        assert_eq!(
+            frame,
+            Frame::Response {
+                session: i as u32,
+                body: format!("connection {i}").into()
+            }
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_frames_queued_at_once_all_arrive() {
+    let (received, mut receipts) = events();
+    let server = Node::builder()
+        .handler(move |req: Request| {
+            let received = received.clone();
+            async move {
+                if req.cmd == 2 {
+                    let _ = received.send(req.body.clone());
+                }
+                Some(req.body)
+            }
+        })
+        .build();
+    let listener = server.listen("127.0.0.1:0").expect("bind");
+    let peer = Node::builder().build().connect(&addr(&listener)).await;
+
+    let calls: Vec<_> = (0..10_000u32)
+        .map(|i| {
+            let peer = peer.clone();
+            tokio::spawn(async move { (i, peer.call(1, i.to_le_bytes().to_vec()).await) })
+        })
+        .collect();
+    for call in calls {
+        let (i, reply) = call.await.expect("task");
+        assert_eq!(reply.expect("call")[..], i.to_le_bytes());
+    }
+
+    for i in 0..10_000u32 {
+        peer.send(2, i.to_le_bytes().to_vec()).await.expect("send");
+    }
+    // Handlers run concurrently, so arrival order is not observable here.
+    let mut got: Vec<u32> = Vec::with_capacity(10_000);
+    for _ in 0..10_000 {
+        let body = receipts.next().await;
+        got.push(u32::from_le_bytes(body[..].try_into().expect("4 bytes")));
+    }
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        (0..10_000).collect::<Vec<_>>(),
+        "every send arrived once"
+    );
+}

@@ -1,0 +1,364 @@
+//! The frame codec against frames captured from a real silly node, and
+//! stream reassembly under every way a byte stream can be split.
+
+use bytes::{Bytes, BytesMut};
+use cluster_core::ProtocolError;
+use cluster_core::wire::{ACK, Frame, FrameCodec, WireFormat, v1, v2};
+use proptest::prelude::*;
+
+const SILLY_FRAMES: &str = include_str!("fixtures/silly-frames.txt");
+
+fn codec(format: WireFormat) -> FrameCodec {
+    FrameCodec::new(format, v2::DEFAULT_MAX_FRAME, v2::DEFAULT_WARN_FRAME)
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// `key=value` pairs of a fixture comment line; numbers may be hex.
+fn field(comment: &str, key: &str) -> Option<u64> {
+    let value = comment
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{key}=")))?;
+    Some(match value.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16).expect("hex field"),
+        None => value.parse().expect("decimal field"),
+    })
+}
+
+/// (description, frame bytes) for every captured frame.
+fn silly_frames() -> Vec<(&'static str, Vec<u8>)> {
+    let mut frames = Vec::new();
+    let mut comment = None;
+    for line in SILLY_FRAMES.lines() {
+        if let Some(c) = line.strip_prefix("# ") {
+            comment = Some(c);
+        } else if !line.is_empty() {
+            frames.push((
+                comment.take().expect("each frame follows its comment"),
+                hex(line),
+            ));
+        }
+    }
+    frames
+}
+
+fn encode(codec: &FrameCodec, frame: &Frame, dst: &mut BytesMut) {
+    match frame {
+        Frame::Request {
+            session,
+            cmd,
+            trace_id,
+            body,
+        } => codec.encode_request(dst, *session, *cmd, *trace_id, body),
+        Frame::Response { session, body } => codec.encode_response(dst, *session, body),
+    }
+    .expect("within limits")
+}
+
+#[test]
+fn every_captured_silly_frame_decodes_and_reencodes_byte_for_byte() {
+    let codec = codec(WireFormat::V1);
+    let frames = silly_frames();
+    assert_eq!(frames.len(), 10, "fixture holds ten frames");
+    for (comment, bytes) in frames {
+        let mut src = BytesMut::from(&bytes[..]);
+        let frame = codec.decode(&mut src).expect("valid").expect("complete");
+        assert!(src.is_empty(), "{comment}: whole frame consumed");
+        let len = field(comment, "len").expect("len") as usize;
+        assert_eq!(len + 2, bytes.len(), "{comment}");
+        let body_len = field(comment, "body_len").expect("body_len") as usize;
+        match &frame {
+            Frame::Request {
+                session,
+                cmd,
+                trace_id,
+                body,
+            } => {
+                assert_eq!(field(comment, "ack"), Some(0), "{comment}");
+                assert_eq!(
+                    Some(u64::from(*session)),
+                    field(comment, "session"),
+                    "{comment}"
+                );
+                assert_eq!(Some(u64::from(*cmd)), field(comment, "cmd"), "{comment}");
+                assert_eq!(Some(*trace_id), field(comment, "traceid"), "{comment}");
+                assert_eq!(body.len(), body_len, "{comment}");
+            }
+            Frame::Response { session, body } => {
+                assert_eq!(field(comment, "ack"), Some(1), "{comment}");
+                assert_eq!(
+                    Some(u64::from(*session)),
+                    field(comment, "session"),
+                    "{comment}"
+                );
+                assert_eq!(
+                    Some(u64::from(*session | ACK)),
+                    field(comment, "session_word"),
+                    "{comment}"
+                );
+                assert_eq!(body.len(), body_len, "{comment}");
+            }
+        }
+        let mut again = BytesMut::new();
+        encode(&codec, &frame, &mut again);
+        assert_eq!(&again[..], &bytes[..], "{comment}: re-encoded");
+    }
+}
+
+#[test]
+fn captured_traced_request_carries_silly_trace_layout() {
+    let (_, bytes) = silly_frames()
+        .into_iter()
+        .nth(8)
+        .expect("traced ping frame");
+    let frame = codec(WireFormat::V1)
+        .decode(&mut BytesMut::from(&bytes[..]))
+        .expect("valid")
+        .expect("complete");
+    let Frame::Request { trace_id, .. } = frame else {
+        panic!("a request")
+    };
+    assert_eq!(
+        trace_id,
+        cluster_core::trace::compose(0x0102, 0xa1e7, 1, 0x0102)
+    );
+}
+
+#[test]
+fn v2_layout_puts_the_header_first() {
+    let codec = codec(WireFormat::V2);
+    let mut dst = BytesMut::new();
+    codec
+        .encode_request(&mut dst, 5, 0x0103, 0x0102_a1e7_0001_0102, b"abc")
+        .expect("small");
+    let expected: Vec<u8> = [
+        &19u32.to_le_bytes()[..],
+        &5u32.to_le_bytes(),
+        &0x0103u32.to_le_bytes(),
+        &0x0102_a1e7_0001_0102u64.to_le_bytes(),
+        b"abc",
+    ]
+    .concat();
+    assert_eq!(&dst[..], &expected[..]);
+
+    dst.clear();
+    codec.encode_response(&mut dst, 5, b"xy").expect("small");
+    let expected: Vec<u8> = [&6u32.to_le_bytes()[..], &(5 | ACK).to_le_bytes(), b"xy"].concat();
+    assert_eq!(&dst[..], &expected[..]);
+}
+
+#[test]
+fn v1_send_side_limits_are_65519_for_requests_and_65531_for_responses() {
+    let codec = codec(WireFormat::V1);
+    let mut dst = BytesMut::new();
+    let max_request = vec![7u8; v1::MAX_REQUEST_BODY];
+    codec
+        .encode_request(&mut dst, 1, 2, 3, &max_request)
+        .expect("fits exactly");
+    assert_eq!(dst.len(), 2 + 65535);
+    dst.clear();
+    let err = codec
+        .encode_request(&mut dst, 1, 2, 3, &vec![7u8; v1::MAX_REQUEST_BODY + 1])
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            cluster_core::Error::TooLarge {
+                size: 65520,
+                limit: 65519
+            }
+        ),
+        "{err}"
+    );
+    assert!(dst.is_empty(), "nothing written");
+
+    codec
+        .encode_response(&mut dst, 1, &vec![7u8; v1::MAX_RESPONSE_BODY])
+        .expect("fits exactly");
+    dst.clear();
+    let err = codec
+        .encode_response(&mut dst, 1, &vec![7u8; v1::MAX_RESPONSE_BODY + 1])
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            cluster_core::Error::TooLarge {
+                size: 65532,
+                limit: 65531
+            }
+        ),
+        "{err}"
+    );
+    assert!(dst.is_empty(), "nothing written");
+}
+
+#[test]
+fn v2_send_side_respects_the_hard_limit() {
+    let codec = FrameCodec::new(WireFormat::V2, 1000, 100);
+    let mut dst = BytesMut::new();
+    codec
+        .encode_request(&mut dst, 1, 2, 3, &[0; 984])
+        .expect("payload of exactly 1000");
+    dst.clear();
+    assert!(matches!(
+        codec.encode_request(&mut dst, 1, 2, 3, &[0; 985]),
+        Err(cluster_core::Error::TooLarge {
+            size: 985,
+            limit: 984
+        })
+    ));
+    assert!(matches!(
+        codec.encode_response(&mut dst, 1, &[0; 997]),
+        Err(cluster_core::Error::TooLarge {
+            size: 997,
+            limit: 996
+        })
+    ));
+    assert!(dst.is_empty());
+}
+
+#[test]
+fn short_payloads_are_protocol_errors() {
+    let v1 = codec(WireFormat::V1);
+    // len 3: not even a session word.
+    let err = v1
+        .decode(&mut BytesMut::from(&[0, 3, 1, 2, 3][..]))
+        .unwrap_err();
+    assert_eq!(err, ProtocolError::ShortPayload { len: 3 });
+    // len 0.
+    let err = v1.decode(&mut BytesMut::from(&[0, 0][..])).unwrap_err();
+    assert_eq!(err, ProtocolError::ShortPayload { len: 0 });
+    // A request (ACK clear) of 15 bytes.
+    let mut short = vec![0, 15];
+    short.extend_from_slice(&[0; 11]);
+    short.extend_from_slice(&7u32.to_le_bytes());
+    let err = v1.decode(&mut BytesMut::from(&short[..])).unwrap_err();
+    assert_eq!(err, ProtocolError::ShortRequest { len: 15 });
+    // A response of exactly 4 bytes is a valid empty response.
+    let mut ok = vec![0, 4];
+    ok.extend_from_slice(&(7 | ACK).to_le_bytes());
+    let frame = v1.decode(&mut BytesMut::from(&ok[..])).expect("valid");
+    assert_eq!(
+        frame,
+        Some(Frame::Response {
+            session: 7,
+            body: Bytes::new()
+        })
+    );
+
+    let v2 = codec(WireFormat::V2);
+    let err = v2
+        .decode(&mut BytesMut::from(&[2, 0, 0, 0, 1, 2][..]))
+        .unwrap_err();
+    assert_eq!(err, ProtocolError::ShortPayload { len: 2 });
+    let mut short = 12u32.to_le_bytes().to_vec();
+    short.extend_from_slice(&[9; 12]);
+    short[4..8].copy_from_slice(&9u32.to_le_bytes());
+    let err = v2.decode(&mut BytesMut::from(&short[..])).unwrap_err();
+    assert_eq!(err, ProtocolError::ShortRequest { len: 12 });
+}
+
+#[test]
+fn v2_oversize_length_is_refused_from_the_header_alone() {
+    let codec = codec(WireFormat::V2);
+    let mut src = BytesMut::from(&u32::MAX.to_le_bytes()[..]);
+    let err = codec.decode(&mut src).unwrap_err();
+    assert_eq!(
+        err,
+        ProtocolError::FrameTooLarge {
+            len: u64::from(u32::MAX),
+            limit: v2::DEFAULT_MAX_FRAME
+        }
+    );
+}
+
+#[test]
+fn ten_thousand_queued_frames_decode_in_order() {
+    for format in [WireFormat::V1, WireFormat::V2] {
+        let codec = codec(format);
+        let frames: Vec<Frame> = (0..10_000u32).map(sample_frame).collect();
+        let mut stream = BytesMut::new();
+        for frame in &frames {
+            encode(&codec, frame, &mut stream);
+        }
+        let mut decoded = Vec::new();
+        while let Some(frame) = codec.decode(&mut stream).expect("valid") {
+            decoded.push(frame);
+        }
+        assert!(stream.is_empty());
+        assert_eq!(decoded, frames, "{format:?}");
+    }
+}
+
+fn sample_frame(i: u32) -> Frame {
+    let body = Bytes::from(i.to_string().repeat((i % 7) as usize));
+    if i % 3 == 0 {
+        Frame::Response { session: i, body }
+    } else {
+        Frame::Request {
+            session: i,
+            cmd: i % 11,
+            trace_id: u64::from(i) << 20,
+            body,
+        }
+    }
+}
+
+fn decode_in_chunks(codec: &FrameCodec, stream: &[u8], cuts: &[usize]) -> Vec<Frame> {
+    let mut buf = BytesMut::new();
+    let mut frames = Vec::new();
+    let mut at = 0;
+    for &cut in cuts.iter().chain(std::iter::once(&stream.len())) {
+        let cut = cut.clamp(at, stream.len());
+        buf.extend_from_slice(&stream[at..cut]);
+        at = cut;
+        while let Some(frame) = codec.decode(&mut buf).expect("valid stream") {
+            frames.push(frame);
+        }
+        assert!(codec.missing(&buf) > 0 || buf.is_empty());
+    }
+    assert!(buf.is_empty(), "no bytes left over");
+    frames
+}
+
+fn arb_frame() -> impl Strategy<Value = Frame> {
+    let body = proptest::collection::vec(any::<u8>(), 0..300).prop_map(Bytes::from);
+    prop_oneof![
+        (0..=0x7fff_ffffu32, any::<u32>(), any::<u64>(), body.clone()).prop_map(
+            |(session, cmd, trace_id, body)| {
+                Frame::Request {
+                    session,
+                    cmd,
+                    trace_id,
+                    body,
+                }
+            }
+        ),
+        (0..=0x7fff_ffffu32, body).prop_map(|(session, body)| Frame::Response { session, body }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn any_split_of_the_stream_decodes_to_the_same_frames(
+        frames in proptest::collection::vec(arb_frame(), 1..20),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..40),
+        v2 in any::<bool>(),
+    ) {
+        let codec = codec(if v2 { WireFormat::V2 } else { WireFormat::V1 });
+        let mut stream = BytesMut::new();
+        for frame in &frames {
+            encode(&codec, frame, &mut stream);
+        }
+        let mut cuts: Vec<usize> = cuts.iter().map(|i| i.index(stream.len() + 1)).collect();
+        cuts.sort_unstable();
+        prop_assert_eq!(&decode_in_chunks(&codec, &stream, &cuts), &frames);
+        let every_byte: Vec<usize> = (1..stream.len()).collect();
+        prop_assert_eq!(&decode_in_chunks(&codec, &stream, &every_byte), &frames);
+    }
+}
