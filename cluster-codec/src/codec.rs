@@ -12,12 +12,22 @@ pub trait Codec: Copy + Default + Send + Sync + 'static {
 }
 
 /// A value that codec `C` can turn into bytes.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be encoded with the `{C}` codec",
+    label = "not encodable with `{C}`",
+    note = "`Bincode` encodes any `serde::Serialize` type; `Zproto` encodes zproto messages (`zproto::Message`)"
+)]
 pub trait Encode<C: Codec> {
     /// Appends the encoding of `self` to `dst`.
     fn encode(&self, dst: &mut BytesMut) -> Result<(), EncodeError>;
 }
 
 /// A value that codec `C` can rebuild from bytes.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be decoded with the `{C}` codec",
+    label = "not decodable with `{C}`",
+    note = "`Bincode` decodes any owned `serde::de::DeserializeOwned` type; `Zproto` decodes zproto messages (`zproto::Message`)"
+)]
 pub trait Decode<C: Codec>: Sized {
     /// Decodes one value that occupies all of `src`.
     fn decode(src: &[u8]) -> Result<Self, DecodeError>;

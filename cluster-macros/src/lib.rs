@@ -1,1 +1,14 @@
-//! Procedural macros of `cluster`. Use them through the `cluster` crate.
+//! Procedural macros of `cluster`. Use them through the `cluster` crate:
+//! `#[cluster::service]`.
+
+mod service;
+
+use proc_macro::TokenStream;
+
+/// Turns a trait into a cluster service: command ids, a typed client
+/// (`<Trait>Client`), a server adapter (`<Trait>Server<S>`) and a command
+/// table. See the `cluster` crate for the full description.
+#[proc_macro_attribute]
+pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
+    service::expand(args.into(), item.into()).into()
+}

@@ -1,0 +1,356 @@
+//! Generation: the templates of everything `#[service]` emits, one method
+//! per item. Generated code names items only by absolute paths, and its
+//! local variables are hygienic, so user names can neither break nor
+//! shadow it.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Ident, Type};
+
+use super::parse::Codec;
+use super::validate::{Checked, CheckedMethod};
+
+pub(crate) fn generate(service: &Checked) -> TokenStream {
+    let g = Generator::new(service);
+    let items = [g.trait_def(), g.client(), g.server()];
+    quote!(#(#items)*)
+}
+
+struct Generator<'a> {
+    service: &'a Checked,
+    client: Ident,
+    server: Ident,
+    codec: TokenStream,
+}
+
+impl<'a> Generator<'a> {
+    fn new(service: &'a Checked) -> Self {
+        let name = &service.item.ident;
+        let codec = match &service.codec {
+            Codec::Bincode => quote!(::cluster::__private::cluster_codec::Bincode),
+            Codec::Zproto => quote!(::cluster::__private::cluster_codec::Zproto),
+            Codec::Other(path) => quote!(#path),
+        };
+        Self {
+            service,
+            client: format_ident!("{name}Client"),
+            server: format_ident!("{name}Server"),
+            codec,
+        }
+    }
+
+    /// The trait, with each `async fn` turned into a method returning a
+    /// `Send` future, so the server can run it in a spawned task.
+    fn trait_def(&self) -> TokenStream {
+        let item = &self.service.item;
+        let (attrs, vis, name) = (&item.attrs, &item.vis, &item.ident);
+        let supertraits = item.supertraits.iter();
+        let methods = self.service.methods.iter().map(|m| {
+            let (attrs, ident, output) = (&m.attrs, &m.ident, &m.output);
+            let args = m.args.iter().map(|(arg, ty)| quote!(#arg: #ty));
+            quote! {
+                #(#attrs)*
+                fn #ident(&self, #(#args),*)
+                    -> impl ::core::future::Future<Output = #output> + ::core::marker::Send;
+            }
+        });
+        quote! {
+            #(#attrs)*
+            #vis trait #name: #(#supertraits +)* ::core::marker::Send + ::core::marker::Sync + 'static {
+                #(#methods)*
+            }
+        }
+    }
+
+    fn client(&self) -> TokenStream {
+        let client = &self.client;
+        let name = &self.service.item.ident;
+        let vis = &self.service.item.vis;
+        let doc = format!(
+            "Typed client of the [`{name}`] service, over a [`cluster::Peer`](::cluster::Peer).\n\n\
+             Clones are cheap and share the peer."
+        );
+        let ids = self.service.methods.iter().map(|m| {
+            let constant = command_const(m);
+            let id = self.command_id(m);
+            let doc = format!("Command id of `{}`.", m.ident);
+            quote!(#[doc = #doc] pub const #constant: u32 = #id;)
+        });
+        let table = self.service.methods.iter().map(|m| {
+            let constant = command_const(m);
+            let (method, oneway) = (m.ident.to_string(), m.oneway);
+            quote!(::cluster::Command { name: #method, id: Self::#constant, oneway: #oneway })
+        });
+        let methods = self.service.methods.iter().map(|m| self.client_method(m));
+        // Explicit duplicates were reported with their spans already; this
+        // catches the rest (zproto tags, an explicit id equal to a default).
+        let duplicate = format!("two methods of `{name}` share a command id");
+        let unique = quote_spanned! {name.span()=>
+            const _: () = ::core::assert!(
+                !::cluster::CommandTable::Service(#client::COMMANDS).has_duplicate_ids(),
+                #duplicate
+            );
+        };
+        quote! {
+            #[doc = #doc]
+            #[derive(::core::clone::Clone, ::core::fmt::Debug)]
+            #vis struct #client {
+                peer: ::cluster::Peer,
+                timeout: ::core::option::Option<::core::time::Duration>,
+            }
+
+            impl #client {
+                #(#ids)*
+
+                /// Every command of the service: name, id, one-way or not.
+                pub const COMMANDS: &'static [::cluster::Command] = &[#(#table),*];
+
+                /// A client calling through `peer`.
+                pub fn new(peer: ::cluster::Peer) -> Self {
+                    Self { peer, timeout: ::core::option::Option::None }
+                }
+
+                /// A client of the peer whose request the current task is
+                /// handling: calls back over the same connection.
+                pub fn from_caller() -> ::core::option::Option<Self> {
+                    ::cluster::context::peer().map(Self::new)
+                }
+
+                /// The same client with a per-call timeout instead of the node's.
+                pub fn with_timeout(mut self, timeout: ::core::time::Duration) -> Self {
+                    self.timeout = ::core::option::Option::Some(timeout);
+                    self
+                }
+
+                /// The peer calls go through.
+                pub fn peer(&self) -> &::cluster::Peer {
+                    &self.peer
+                }
+
+                #(#methods)*
+            }
+
+            #unique
+        }
+    }
+
+    /// A client method: encodes each argument, calls or sends, decodes the
+    /// response. Its `where` clause names every type the codec must carry,
+    /// each at the type's own span: a type the codec cannot carry is reported
+    /// there, once, and the body type-checks regardless.
+    fn client_method(&self, m: &CheckedMethod) -> TokenStream {
+        let (attrs, ident, output, codec) = (&m.attrs, &m.ident, &m.output, &self.codec);
+        let constant = command_const(m);
+        let args = m.args.iter().map(|(arg, ty)| quote!(#arg: #ty));
+        let body = Ident::new("body", Span::mixed_site());
+        let puts = m
+            .args
+            .iter()
+            .map(|(arg, _)| quote!(#body.put::<#codec, _>(&#arg)?;));
+        let mut bounds: Vec<TokenStream> = m
+            .args
+            .iter()
+            .map(|(_, ty)| self.bound(ty, "Encode"))
+            .collect();
+        let (returns, send) = if m.oneway {
+            (
+                quote!(()),
+                quote!(::cluster::__private::send(&self.peer, Self::#constant, #body).await),
+            )
+        } else {
+            bounds.push(self.bound(output, "Decode"));
+            (
+                quote!(#output),
+                quote!(::cluster::__private::call::<#codec, #output>(&self.peer, Self::#constant, #body, self.timeout).await),
+            )
+        };
+        quote! {
+            #(#attrs)*
+            pub async fn #ident(&self, #(#args),*) -> ::core::result::Result<#returns, ::cluster::Error>
+            where
+                #(#bounds,)*
+            {
+                let mut #body = ::cluster::__private::Body::new();
+                #(#puts)*
+                #send
+            }
+        }
+    }
+
+    /// `ty: Encode<codec>` (or `Decode`), spanned at `ty`.
+    fn bound(&self, ty: &Type, which: &str) -> TokenStream {
+        let (codec, which) = (&self.codec, Ident::new(which, ty.span()));
+        quote_spanned!(ty.span()=> #ty: ::cluster::__private::cluster_codec::#which<#codec>)
+    }
+
+    fn server(&self) -> TokenStream {
+        let (name, server, client) = (&self.service.item.ident, &self.server, &self.client);
+        let vis = &self.service.item.vis;
+        let doc = format!(
+            "Serves the [`{name}`] service with an implementation `S`: give it to \
+             [`NodeBuilder::handler`](::cluster::NodeBuilder::handler), or mount it \
+             with other services on a [`Router`](::cluster::Router)."
+        );
+        let service = Ident::new("service", Span::mixed_site());
+        let req = Ident::new("req", Span::mixed_site());
+        let ids = self.service.methods.iter().map(|m| {
+            let constant = command_const(m);
+            quote!(#client::#constant)
+        });
+        let arms = self
+            .service
+            .methods
+            .iter()
+            .map(|m| self.server_arm(m, &service, &req));
+        let bounds: Vec<TokenStream> = self
+            .service
+            .methods
+            .iter()
+            .flat_map(|m| {
+                let response = (!m.oneway).then(|| self.bound(&m.output, "Encode"));
+                std::iter::once(self.request_bound(m)).chain(response)
+            })
+            .collect();
+        let handler_bounds = &bounds;
+        quote! {
+            #[doc = #doc]
+            #vis struct #server<S> {
+                service: ::std::sync::Arc<S>,
+            }
+
+            impl<S> ::core::clone::Clone for #server<S> {
+                fn clone(&self) -> Self {
+                    Self { service: ::core::clone::Clone::clone(&self.service) }
+                }
+            }
+
+            impl<S: #name> #server<S> {
+                /// Serves with `service`.
+                pub fn new(service: S) -> Self {
+                    Self::from_arc(::std::sync::Arc::new(service))
+                }
+
+                /// Serves with a shared `service`.
+                pub fn from_arc(service: ::std::sync::Arc<S>) -> Self {
+                    Self { service }
+                }
+            }
+
+            impl<S: #name> ::cluster::Service for #server<S>
+            where
+                #(#bounds,)*
+            {
+                const COMMANDS: ::cluster::CommandTable = ::cluster::CommandTable::Service(#client::COMMANDS);
+
+                fn serve(
+                    &self,
+                    #req: ::cluster::Request,
+                ) -> ::core::result::Result<
+                    impl ::core::future::Future<Output = ::core::option::Option<::cluster::__private::bytes::Bytes>>
+                        + ::core::marker::Send
+                        + 'static,
+                    ::cluster::Request,
+                > {
+                    match #req.cmd {
+                        #(#ids)|* => {}
+                        _ => return ::core::result::Result::Err(#req),
+                    }
+                    let #service = ::core::clone::Clone::clone(&self.service);
+                    ::core::result::Result::Ok(async move {
+                        match #req.cmd {
+                            #(#arms)*
+                            _ => ::core::option::Option::None,
+                        }
+                    })
+                }
+            }
+
+            impl<S: #name> ::cluster::Handler for #server<S>
+            where
+                #(#handler_bounds,)*
+            {
+                fn handle(
+                    &self,
+                    req: ::cluster::Request,
+                ) -> impl ::core::future::Future<Output = ::core::option::Option<::cluster::__private::bytes::Bytes>>
+                       + ::core::marker::Send
+                       + 'static {
+                    ::cluster::__private::handle(self, req)
+                }
+            }
+        }
+    }
+
+    /// The dispatch arm of one method: decode, call, encode.
+    fn server_arm(&self, m: &CheckedMethod, service: &Ident, req: &Ident) -> TokenStream {
+        let (name, client, codec) = (&self.service.item.ident, &self.client, &self.codec);
+        let (ident, output) = (&m.ident, &m.output);
+        let constant = command_const(m);
+        let args: Vec<&Ident> = m.args.iter().map(|(arg, _)| arg).collect();
+        let request = request_type(&self.service.codec, m);
+        let pattern = match self.service.codec {
+            Codec::Zproto => quote!(#(#args)*),
+            _ => quote!((#(#args,)*)),
+        };
+        let decode = quote! {
+            let #pattern: #request = ::cluster::__private::decode_request::<#codec, #request>(&#req)?;
+        };
+        let call = quote!(<S as #name>::#ident(&#service, #(#args),*).await);
+        let respond = if m.oneway {
+            quote!({ #call; ::core::option::Option::None })
+        } else {
+            let response = Ident::new("response", Span::mixed_site());
+            quote!({
+                let #response: #output = #call;
+                ::cluster::__private::encode_response::<#codec, #output>(#req.cmd, #req.session, &#response)
+            })
+        };
+        quote! {
+            #client::#constant => {
+                #decode
+                #respond
+            }
+        }
+    }
+
+    /// The command id expression of a method, per the documented rules.
+    fn command_id(&self, m: &CheckedMethod) -> TokenStream {
+        match (m.cmd, &self.service.codec) {
+            (Some(id), _) => quote!(#id),
+            (None, Codec::Zproto) => {
+                let request = &m.args[0].1;
+                quote!(<#request as ::cluster::__private::cluster_codec::zproto::Message>::TAG)
+            }
+            (None, _) => {
+                let (service, method) = (self.service.item.ident.to_string(), m.ident.to_string());
+                quote!(::cluster::command_id(#service, #method))
+            }
+        }
+    }
+
+    /// What the server decodes a request into must be `Decode`: the message
+    /// for zproto, the tuple of arguments otherwise (spanned at the first
+    /// argument, or the method for none).
+    fn request_bound(&self, m: &CheckedMethod) -> TokenStream {
+        let request = request_type(&self.service.codec, m);
+        let span = m.args.first().map_or(m.ident.span(), |(_, ty)| ty.span());
+        let codec = &self.codec;
+        quote_spanned!(span=> #request: ::cluster::__private::cluster_codec::Decode<#codec>)
+    }
+}
+
+/// The type a request body decodes to: the one message for zproto, the
+/// tuple of the arguments (encoded one after another) otherwise.
+fn request_type(codec: &Codec, m: &CheckedMethod) -> TokenStream {
+    let types = m.args.iter().map(|(_, ty)| ty);
+    match codec {
+        Codec::Zproto => quote!(#(#types)*),
+        _ => quote!((#(#types,)*)),
+    }
+}
+
+/// The name of a method's command-id constant: `add` → `ADD`.
+fn command_const(m: &CheckedMethod) -> Ident {
+    format_ident!("{}", m.ident.to_string().to_uppercase())
+}

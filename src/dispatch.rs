@@ -1,0 +1,65 @@
+//! Server-side glue for generated code: decode a request, encode a
+//! response, hand unknown commands back.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use cluster_codec::{Codec, Decode, Encode};
+use cluster_core::Request;
+
+use crate::service::Service;
+
+/// Serves `req` with `service`; a command it does not know gets no
+/// response (logged).
+pub fn handle<S: Service>(
+    service: &S,
+    req: Request,
+) -> impl Future<Output = Option<Bytes>> + Send + 'static {
+    let routed = service.serve(req);
+    async move {
+        match routed {
+            Ok(serving) => serving.await,
+            Err(req) => {
+                tracing::warn!(
+                    cmd = req.cmd,
+                    session = req.session,
+                    "unknown command: no response"
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Decodes a request body; a body that does not decode is logged with the
+/// request's cmd and session and gets no response, as in silly.
+pub fn decode_request<C: Codec, T: Decode<C>>(req: &Request) -> Option<T> {
+    match T::decode(&req.body) {
+        Ok(value) => Some(value),
+        Err(error) => {
+            tracing::warn!(cmd = req.cmd, session = req.session, codec = C::NAME, %error, "request does not decode: no response");
+            None
+        }
+    }
+}
+
+/// Encodes a response body; a value that does not encode is logged and
+/// gets no response.
+pub fn encode_response<C: Codec, T: Encode<C>>(cmd: u32, session: u32, value: &T) -> Option<Bytes> {
+    let mut body = BytesMut::new();
+    match value.encode(&mut body) {
+        Ok(()) => Some(body.freeze()),
+        Err(error) => {
+            tracing::error!(cmd, session, codec = C::NAME, %error, "response does not encode: no response");
+            None
+        }
+    }
+}
+
+/// Wraps a codec error for [`cluster_core::Error`].
+pub(crate) fn boxed(
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> cluster_core::BoxError {
+    Arc::new(error)
+}

@@ -1,0 +1,93 @@
+//! Several services on one node, dispatched by command id.
+
+use std::future::Future;
+
+use bytes::Bytes;
+use cluster_core::{Handler, Request};
+
+use crate::service::{CommandTable, Service};
+
+/// Two services (or routers) mounted side by side; nest routers for more,
+/// or use the [`router!`](crate::router!) macro. A `Router` is a
+/// [`Handler`]: give it to [`crate::NodeBuilder::handler`].
+///
+/// Two services that share a command id do not compile: `Router::new`
+/// checks the ids when it is instantiated (reported by `cargo build`).
+///
+/// ```
+/// #[cluster::service]
+/// pub trait Ping {
+///     async fn ping(&self) -> ();
+/// }
+/// #[cluster::service]
+/// pub trait Echo {
+///     async fn echo(&self, text: String) -> String;
+/// }
+/// struct Impl;
+/// impl Ping for Impl {
+///     async fn ping(&self) {}
+/// }
+/// impl Echo for Impl {
+///     async fn echo(&self, text: String) -> String { text }
+/// }
+///
+/// let node = cluster::Node::builder()
+///     .handler(cluster::router![PingServer::new(Impl), EchoServer::new(Impl)])
+///     .build();
+/// ```
+#[derive(Debug, Clone)]
+pub struct Router<A, B> {
+    first: A,
+    second: B,
+}
+
+impl<A: Service, B: Service> Router<A, B> {
+    /// Mounts `first` and `second` together.
+    pub fn new(first: A, second: B) -> Self {
+        const {
+            assert!(
+                !<Self as Service>::COMMANDS.has_duplicate_ids(),
+                "two services mounted on one router share a command id"
+            )
+        };
+        Self { first, second }
+    }
+}
+
+impl<A: Service, B: Service> Service for Router<A, B> {
+    const COMMANDS: CommandTable = CommandTable::Union(&A::COMMANDS, &B::COMMANDS);
+
+    fn serve(
+        &self,
+        req: Request,
+    ) -> Result<impl Future<Output = Option<Bytes>> + Send + 'static, Request> {
+        let routed = match self.first.serve(req) {
+            Ok(first) => Ok(first),
+            Err(req) => Err(self.second.serve(req)?),
+        };
+        Ok(async move {
+            match routed {
+                Ok(first) => first.await,
+                Err(second) => second.await,
+            }
+        })
+    }
+}
+
+impl<A: Service, B: Service> Handler for Router<A, B> {
+    fn handle(&self, req: Request) -> impl Future<Output = Option<Bytes>> + Send + 'static {
+        crate::dispatch::handle(self, req)
+    }
+}
+
+/// Mounts several services on one [`Router`]:
+/// `router![CalcServer::new(calc), EchoServer::new(echo), ...]`.
+#[macro_export]
+macro_rules! router {
+    ($only:expr $(,)?) => {
+        $only
+    };
+    ($first:expr, $($rest:expr),+ $(,)?) => {
+        $crate::Router::new($first, $crate::router!($($rest),+))
+    };
+}

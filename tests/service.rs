@@ -1,0 +1,287 @@
+//! `#[cluster::service]` end to end: typed clients and servers over real
+//! connections.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use cluster::{Command, Error, Node, Service};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+/// A calculator.
+#[cluster::service]
+pub trait Calc {
+    /// Adds two numbers.
+    #[cmd(0x03)]
+    async fn add(&self, a: i32, b: i32) -> i32;
+    /// Logs a line; nobody waits.
+    #[oneway]
+    async fn log(&self, line: String);
+    async fn slow(&self, ms: u64) -> u64;
+    async fn ping(&self) -> ();
+    async fn stats(&self, filter: Filter) -> Stats;
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Filter {
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    pub lines: Vec<String>,
+    pub adds: u32,
+}
+
+#[derive(Default)]
+struct Calculator {
+    adds: AtomicU32,
+    lines: Mutex<Vec<String>>,
+    logged: Option<mpsc::UnboundedSender<String>>,
+}
+
+impl Calc for Calculator {
+    async fn add(&self, a: i32, b: i32) -> i32 {
+        self.adds.fetch_add(1, Ordering::SeqCst);
+        a.wrapping_add(b)
+    }
+
+    async fn log(&self, line: String) {
+        self.lines.lock().expect("lines").push(line.clone());
+        if let Some(tx) = &self.logged {
+            let _ = tx.send(line);
+        }
+    }
+
+    async fn slow(&self, ms: u64) -> u64 {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        ms
+    }
+
+    async fn ping(&self) {}
+
+    async fn stats(&self, filter: Filter) -> Stats {
+        let lines = self.lines.lock().expect("lines");
+        Stats {
+            lines: lines
+                .iter()
+                .filter(|l| l.starts_with(&filter.prefix))
+                .cloned()
+                .collect(),
+            adds: self.adds.load(Ordering::SeqCst),
+        }
+    }
+}
+
+async fn calc_pair(calc: Calculator) -> CalcClient {
+    let server = Node::builder().handler(CalcServer::new(calc)).build();
+    let listener = server.listen("127.0.0.1:0").expect("bind");
+    let peer = Node::builder()
+        .build()
+        .connect(&listener.local_addr().to_string())
+        .await;
+    CalcClient::new(peer)
+}
+
+#[tokio::test]
+async fn typed_calls_round_trip_through_a_real_connection() {
+    let (tx, mut logged) = mpsc::unbounded_channel();
+    let client = calc_pair(Calculator {
+        logged: Some(tx),
+        ..Calculator::default()
+    })
+    .await;
+    assert_eq!(client.add(1, 2).await.expect("add"), 3);
+    assert_eq!(client.add(i32::MAX, 1).await.expect("add"), i32::MIN);
+    client
+        .ping()
+        .await
+        .expect("unit return is an acknowledgement");
+    client.log("hello world".into()).await.expect("oneway");
+    client.log("goodbye".into()).await.expect("oneway");
+    assert_eq!(logged.recv().await.as_deref(), Some("hello world"));
+    assert_eq!(logged.recv().await.as_deref(), Some("goodbye"));
+    let stats = client
+        .stats(Filter {
+            prefix: "hello".into(),
+        })
+        .await
+        .expect("struct argument and return");
+    assert_eq!(
+        stats,
+        Stats {
+            lines: vec!["hello world".into()],
+            adds: 2
+        }
+    );
+}
+
+#[tokio::test]
+async fn per_call_timeout_overrides_the_node_default() {
+    let client = calc_pair(Calculator::default()).await;
+    let err = client
+        .clone()
+        .with_timeout(Duration::from_millis(20))
+        .slow(500)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout), "{err}");
+    assert_eq!(
+        client
+            .slow(1)
+            .await
+            .expect("default timeout is long enough"),
+        1
+    );
+}
+
+#[test]
+fn command_ids_follow_the_documented_rules() {
+    assert_eq!(CalcClient::ADD, 0x03, "explicit #[cmd]");
+    assert_eq!(
+        CalcClient::LOG,
+        cluster::command_id("Calc", "log"),
+        "default: hash of the names"
+    );
+    assert_eq!(
+        CalcClient::COMMANDS,
+        &[
+            Command {
+                name: "add",
+                id: 3,
+                oneway: false
+            },
+            Command {
+                name: "log",
+                id: cluster::command_id("Calc", "log"),
+                oneway: true
+            },
+            Command {
+                name: "slow",
+                id: cluster::command_id("Calc", "slow"),
+                oneway: false
+            },
+            Command {
+                name: "ping",
+                id: cluster::command_id("Calc", "ping"),
+                oneway: false
+            },
+            Command {
+                name: "stats",
+                id: cluster::command_id("Calc", "stats"),
+                oneway: false
+            },
+        ]
+    );
+    let served: Vec<_> = <CalcServer<Calculator> as Service>::COMMANDS
+        .iter()
+        .copied()
+        .collect();
+    assert_eq!(served, CalcClient::COMMANDS);
+}
+
+/// A second service, mounted beside `Calc` on one node.
+#[cluster::service]
+pub trait Greeter {
+    async fn greet(&self, name: String) -> String;
+    /// Calls the caller back through the connection the request came on.
+    async fn greet_back(&self, name: String) -> String;
+    async fn trace(&self) -> Option<u64>;
+}
+
+struct Polite;
+
+impl Greeter for Polite {
+    async fn greet(&self, name: String) -> String {
+        format!("hello, {name}")
+    }
+
+    async fn greet_back(&self, name: String) -> String {
+        let Some(caller) = GreeterClient::from_caller() else {
+            return "no caller".into();
+        };
+        match caller.greet(format!("{name}'s server")).await {
+            Ok(reply) => format!("they said: {reply}"),
+            Err(e) => format!("call back failed: {e}"),
+        }
+    }
+
+    async fn trace(&self) -> Option<u64> {
+        cluster::trace::current()
+    }
+}
+
+#[tokio::test]
+async fn several_services_share_one_node_and_handlers_call_back() {
+    let server = Node::builder()
+        .node_id(9)
+        .handler(cluster::router![
+            CalcServer::new(Calculator::default()),
+            GreeterServer::new(Polite)
+        ])
+        .build();
+    let listener = server.listen("127.0.0.1:0").expect("bind");
+    let client_node = Node::builder()
+        .node_id(4)
+        .handler(GreeterServer::new(Polite))
+        .build();
+    let peer = client_node
+        .connect(&listener.local_addr().to_string())
+        .await;
+
+    let calc = CalcClient::new(peer.clone());
+    let greeter = GreeterClient::new(peer);
+    assert_eq!(calc.add(40, 2).await.expect("calc"), 42);
+    assert_eq!(
+        greeter.greet("ada".into()).await.expect("greet"),
+        "hello, ada"
+    );
+    assert_eq!(
+        greeter.greet_back("ada".into()).await.expect("greet back"),
+        "they said: hello, ada's server"
+    );
+
+    assert_eq!(
+        greeter.trace().await.expect("untraced"),
+        Some(4),
+        "just the sender's node id"
+    );
+    let id = client_node.new_trace();
+    let seen = cluster::trace::scope(id, greeter.trace())
+        .await
+        .expect("traced");
+    assert_eq!(seen, Some(id), "the handler runs inside the caller's trace");
+}
+
+#[tokio::test]
+async fn unknown_and_undecodable_requests_get_no_response() {
+    let client = calc_pair(Calculator::default()).await;
+    let peer = client.peer().clone();
+    let err = peer
+        .call_timeout(0xdead, "?", Duration::from_millis(50))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout), "unknown command: {err}");
+    let err = peer
+        .call_timeout(CalcClient::ADD, vec![0xff; 3], Duration::from_millis(50))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout), "garbage body: {err}");
+    assert_eq!(client.add(2, 2).await.expect("connection still serves"), 4);
+}
+
+#[tokio::test]
+async fn a_response_that_does_not_decode_is_a_decode_error() {
+    // A raw node answers the typed client with bytes that are no i32.
+    let server = Node::builder()
+        .handler(|_req: cluster::Request| async { Some(bytes::Bytes::from_static(&[0xff, 0xff])) })
+        .build();
+    let listener = server.listen("127.0.0.1:0").expect("bind");
+    let peer = Node::builder()
+        .build()
+        .connect(&listener.local_addr().to_string())
+        .await;
+    let err = CalcClient::new(peer).add(1, 2).await.unwrap_err();
+    assert!(matches!(err, Error::Decode(_)), "{err}");
+}

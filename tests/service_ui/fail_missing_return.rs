@@ -1,0 +1,6 @@
+#[cluster::service]
+pub trait Calc {
+    async fn reset(&self);
+}
+
+fn main() {}

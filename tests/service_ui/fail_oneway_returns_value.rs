@@ -1,0 +1,7 @@
+#[cluster::service]
+pub trait Calc {
+    #[oneway]
+    async fn log(&self, line: String) -> bool;
+}
+
+fn main() {}
