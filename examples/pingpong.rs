@@ -1,34 +1,36 @@
-//! Ping/pong: a server and a client node in one process.
+//! Ping/pong: a server and a client node in one process, one typed service.
 //!
 //! Run with `cargo run --example pingpong`.
 
-use bytes::Bytes;
-use cluster::{Node, Request};
+/// The service both sides agree on.
+#[cluster::service]
+pub trait PingPong {
+    async fn ping(&self, msg: String) -> String;
+}
 
-const PING: u32 = 1;
+struct Server;
+
+impl PingPong for Server {
+    async fn ping(&self, msg: String) -> String {
+        println!("server: got {msg:?}");
+        msg.replace("ping", "pong")
+    }
+}
 
 #[tokio::main]
 async fn main() -> Result<(), cluster::Error> {
-    let server = Node::builder()
-        .handler(|req: Request| async move {
-            println!(
-                "server: {} from {}",
-                String::from_utf8_lossy(&req.body),
-                req.peer.addr()
-            );
-            (req.cmd == PING).then(|| Bytes::from("pong"))
-        })
+    let server = cluster::Node::builder()
+        .handler(PingPongServer::new(Server))
         .build();
     let listener = server.listen("127.0.0.1:0")?;
     println!("server: listening on {}", listener.local_addr());
 
-    let client = Node::builder().build();
+    let client = cluster::Node::builder().build();
     let peer = client.connect(&listener.local_addr().to_string()).await;
+    let pingpong = PingPongClient::new(peer);
     for i in 1..=3 {
-        let reply = peer.call(PING, format!("ping {i}")).await?;
-        println!("client: {}", String::from_utf8_lossy(&reply));
+        let reply = pingpong.ping(format!("ping {i}")).await?;
+        println!("client: got {reply:?}");
     }
-    peer.close();
-    listener.close();
     Ok(())
 }

@@ -1,4 +1,99 @@
-//! `cluster`: RPC for clusters of server nodes.
+//! RPC for clusters of long-running server nodes, on tokio, speaking the
+//! wire protocol of the Lua framework silly (`silly.net.cluster`).
+//!
+//! Every [`Node`] is both server and client. It [listens](Node::listen) and
+//! [connects](Node::connect); each connection is a [`Peer`], through which
+//! either side calls the other. The wire format, sessions, timeouts,
+//! reconnect and trace ids live in `cluster-core` (re-exported here); the
+//! codecs in [`codec`].
+//!
+//! # Services
+//!
+//! [`macro@service`] turns a trait into a service:
+//!
+//! ```
+//! #[cluster::service]
+//! pub trait Calc {
+//!     /// Adds two numbers.
+//!     #[cmd(0x03)]
+//!     async fn add(&self, a: i32, b: i32) -> i32;
+//!     /// Logs a line; the caller does not wait.
+//!     #[oneway]
+//!     async fn log(&self, line: String);
+//! }
+//!
+//! struct Calculator;
+//!
+//! impl Calc for Calculator {
+//!     async fn add(&self, a: i32, b: i32) -> i32 {
+//!         a + b
+//!     }
+//!     async fn log(&self, line: String) {
+//!         println!("{line}");
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), cluster::Error> {
+//! let server = cluster::Node::builder().handler(CalcServer::new(Calculator)).build();
+//! let listener = server.listen("127.0.0.1:0")?;
+//! let peer = cluster::Node::builder().build().connect(&listener.local_addr().to_string()).await;
+//! let calc = CalcClient::new(peer);
+//! assert_eq!(calc.add(1, 2).await?, 3);
+//! calc.log("hello".into()).await?;
+//! assert_eq!(CalcClient::ADD, 3);
+//! assert_eq!(CalcClient::COMMANDS.len(), 2);
+//! # Ok(()) }
+//! ```
+//!
+//! For a trait `Calc` it generates:
+//!
+//! - the trait itself, each `async fn` returning a `Send` future, with
+//!   `Send + Sync + 'static` as supertraits: implement it with ordinary
+//!   `async fn`s taking `&self` (no `Clone` needed);
+//! - `CalcClient`, a typed client over a [`Peer`]: one method per command,
+//!   returning `Result<_, Error>`; one-way methods [send](Peer::send);
+//!   `with_timeout` sets a per-call timeout instead of the node's
+//!   ([`Peer::call_timeout`]); `CalcClient::from_caller()`
+//!   is a client of the peer whose request the current task handles (to call
+//!   back over the same connection);
+//! - a constant per command id (`CalcClient::ADD`) and the command table
+//!   `CalcClient::COMMANDS` (name, id, one-way);
+//! - `CalcServer<S>`, which serves the trait with an implementation `S`: a
+//!   [`Handler`] for [`NodeBuilder::handler`] and a [`Service`] to mount with
+//!   others through [`router!`].
+//!
+//! The handler's trace id is [`trace::current`]; calls it makes carry the
+//! trace on.
+//!
+//! # Command ids
+//!
+//! 1. `#[cmd(N)]` on a method sets its id;
+//! 2. otherwise, in a service with `codec = zproto`, the id is the protocol
+//!    tag of the method's request message, as in silly;
+//! 3. otherwise it is [`command_id`]`("Calc", "add")`: FNV-1a-32 of
+//!    `Calc.add` with the top bit set. It depends only on the two names:
+//!    reordering or adding methods never changes it, and it cannot collide
+//!    with explicit ids below `0x8000_0000`.
+//!
+//! Ids are unique within a service (a compile error otherwise) and across
+//! the services of a [`Router`] (a compile error when it is built).
+//!
+//! # Codecs
+//!
+//! `#[cluster::service(codec = bincode)]` is the default: arguments travel
+//! as a tuple, any serde type will do. With `codec = zproto` each method
+//! takes one zproto request message and returns its response message (or
+//! nothing, one-way), so that silly nodes can call it and be called.
+//!
+//! # Compile-time checks
+//!
+//! Each mistake is reported at its span: duplicate command ids; methods that
+//! are not `async`, are generic, take `self`/`&mut self` or no receiver, or
+//! take patterns as arguments; a method that is not `#[oneway]` without a
+//! return type (write `-> ()` to wait for an acknowledgement); a `#[oneway]`
+//! method that returns a value; borrowed types; types the codec cannot
+//! encode or decode.
 
 mod dispatch;
 mod router;
