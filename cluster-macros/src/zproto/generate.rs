@@ -56,7 +56,7 @@ pub(crate) fn message_impl(message: &Message) -> TokenStream {
                     &self,
                     w: &mut #zp::Writer<'_>,
                 ) -> ::core::result::Result<(), #codec::EncodeError> {
-                    let count = #required #(+ usize::from(self.#optional.is_some()))*;
+                    let count = #required #(+ ::core::primitive::usize::from(self.#optional.is_some()))*;
                     let mut s = w.begin_struct(#base, count)?;
                     #(#writes)*
                     s.finish()
@@ -206,7 +206,12 @@ pub(crate) fn message_struct(message: &Message, doc: &str) -> TokenStream {
     });
     quote! {
         #[doc = #doc]
-        #[derive(Debug, Clone, PartialEq, Default)]
+        #[derive(
+            ::core::fmt::Debug,
+            ::core::clone::Clone,
+            ::core::cmp::PartialEq,
+            ::core::default::Default,
+        )]
         #[allow(non_snake_case)]
         pub struct #ident {
             #(#fields)*
