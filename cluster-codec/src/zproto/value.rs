@@ -43,8 +43,9 @@ pub enum Value {
 /// The present fields of one struct value, by name.
 ///
 /// A field that is not here is absent on the wire, which zproto tells apart
-/// from any zero value.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// from any zero value. Two struct values are equal when they have the same
+/// fields with equal values, in any order.
+#[derive(Debug, Clone, Default)]
 pub struct StructValue {
     fields: Vec<(String, Value)>,
 }
@@ -99,6 +100,12 @@ impl StructValue {
     /// Whether no field is present.
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
+    }
+}
+
+impl PartialEq for StructValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|(name, v)| other.get(name) == Some(v))
     }
 }
 

@@ -166,7 +166,7 @@ fn infer(raw: &RawField, ty: &Type, errors: &mut Errors) -> Option<(Repeat, Elem
                         format!(
                             "zproto type \"{}\" does not match the Rust type `{}` (which is \"{}\")",
                             given.name(),
-                            elem_ty.to_token_stream(),
+                            type_text(elem_ty),
                             inferred.name()
                         ),
                     );
@@ -233,7 +233,7 @@ fn unsupported(ty: &Type) -> Option<String> {
     let Type::Path(path) = ty else {
         return Some(format!(
             "unsupported zproto field type `{}`: use a basic type, String, Vec<u8>, Vec<T>, Option<T> or a message",
-            ty.to_token_stream()
+            type_text(ty)
         ));
     };
     let last = path.path.segments.last()?.ident.to_string();
@@ -251,8 +251,17 @@ fn unsupported(ty: &Type) -> Option<String> {
     };
     Some(format!(
         "unsupported zproto field type `{}`: {hint}",
-        ty.to_token_stream()
+        type_text(ty)
     ))
+}
+
+/// A type as a user would write it (`Vec<i32>`, not `Vec < i32 >`).
+fn type_text(ty: &Type) -> String {
+    ty.to_token_stream()
+        .to_string()
+        .replace(" <", "<")
+        .replace("< ", "<")
+        .replace(" >", ">")
 }
 
 /// `T` when `ty` is `wrapper<T>` (by the last path segment).
