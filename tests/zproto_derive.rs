@@ -130,6 +130,7 @@ fn round_trip<M: Message>(src: &[u8]) -> Result<Vec<u8>, DecodeError> {
 fn derived_types_reproduce_the_golden_vectors_byte_for_byte() {
     let mut checked = 0;
     for case in &blocks(vectors::CODEC_VECTORS) {
+        let name = case.case();
         let encoded = case.hex("encoded");
         let out = match case.req("message") {
             "scalars" => round_trip::<Scalars>(&encoded),
@@ -139,12 +140,7 @@ fn derived_types_reproduce_the_golden_vectors_byte_for_byte() {
             "point" => round_trip::<Point>(&encoded),
             _ => continue,
         };
-        assert_eq!(
-            to_hex(&out.expect(case.case())),
-            to_hex(&encoded),
-            "{}",
-            case.case()
-        );
+        assert_eq!(to_hex(&out.expect(name)), to_hex(&encoded), "{name}");
         checked += 1;
     }
     assert_eq!(checked, 38);

@@ -160,19 +160,23 @@ impl<'a> Reader<'a> {
 
     /// Reads an array of `T`.
     pub fn get_array<T: Wire>(&mut self) -> Result<Vec<T>, DecodeError> {
-        let count = self.get_len(T::MIN_SIZE)?;
-        (0..count).map(|_| T::read_from(self)).collect()
+        self.get_items(None)
     }
 
     /// Reads a map: an array of structs that must each contain field `key`.
     pub fn get_map<T: Wire>(&mut self, key: u16) -> Result<Vec<T>, DecodeError> {
+        self.get_items(Some(key))
+    }
+
+    fn get_items<T: Wire>(&mut self, key: Option<u16>) -> Result<Vec<T>, DecodeError> {
         let count = self.get_len(T::MIN_SIZE)?;
-        (0..count)
-            .map(|_| {
-                self.expect_map_key(key);
-                T::read_from(self)
-            })
-            .collect()
+        // `get_len` bounded the count by the input left.
+        let mut items = Vec::with_capacity(count);
+        for _ in 0..count {
+            self.map_key = key;
+            items.push(T::read_from(self)?);
+        }
+        Ok(items)
     }
 
     /// Makes the next struct read fail unless it contains field `key`.

@@ -137,7 +137,7 @@ impl Schema {
                 break;
             }
             let value = self.read_field(field, s.reader())?;
-            out.push(field.name(), value);
+            out.push(field.shared_name(), value);
         }
         s.finish()?;
         Ok(out)

@@ -127,15 +127,18 @@ impl<'a> Writer<'a> {
 
     /// Writes an array: the count, then each element.
     pub fn put_array<T: Wire>(&mut self, items: &[T]) -> Result<(), EncodeError> {
-        self.put_len(items.len(), "array")?;
-        items.iter().try_for_each(|item| item.write_to(self))
+        self.put_items(items, None)
     }
 
     /// Writes a map: an array of structs that must each contain field `key`.
     pub fn put_map<T: Wire>(&mut self, items: &[T], key: u16) -> Result<(), EncodeError> {
-        self.put_len(items.len(), "map")?;
+        self.put_items(items, Some(key))
+    }
+
+    fn put_items<T: Wire>(&mut self, items: &[T], key: Option<u16>) -> Result<(), EncodeError> {
+        self.put_len(items.len(), "array")?;
         items.iter().try_for_each(|item| {
-            self.expect_map_key(key);
+            self.map_key = key;
             item.write_to(self)
         })
     }

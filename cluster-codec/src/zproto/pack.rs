@@ -27,34 +27,52 @@ pub fn packed_bound(len: usize) -> usize {
 /// Appends the packed form of `src` to `dst`; empty input packs to nothing.
 pub fn pack(src: &[u8], dst: &mut BytesMut) {
     dst.reserve(packed_bound(src.len()));
-    let mut groups = src.chunks(8).peekable();
-    while let Some(group) = groups.next() {
-        let header = group
-            .iter()
-            .enumerate()
-            .filter(|&(_, &b)| b != 0)
-            .fold(0u8, |h, (k, _)| h | 1 << k);
-        dst.put_u8(header);
-        dst.extend(group.iter().filter(|&&b| b != 0));
-        if header != 0xff || groups.peek().is_none() {
+    let mut rest = src;
+    while !rest.is_empty() {
+        let (group, tail) = rest.split_at(rest.len().min(8));
+        rest = tail;
+        let (packed, len) = pack_group(group);
+        dst.extend_from_slice(&packed[..len]);
+        if packed[0] != 0xff || rest.is_empty() {
             continue;
         }
         let count_at = dst.len();
         dst.put_u8(0);
         let mut count = 0;
-        while count < RUN_MAX {
-            match groups.next_if(|g| nonzero(g) >= RUN_MIN_NONZERO) {
-                Some(dense) => dst.extend_from_slice(dense),
-                None => break,
+        while count < RUN_MAX && !rest.is_empty() {
+            let (dense, tail) = rest.split_at(rest.len().min(8));
+            if (mask(dense).count_ones() as usize) < RUN_MIN_NONZERO {
+                break;
             }
+            dst.extend_from_slice(dense);
+            rest = tail;
             count += 1;
         }
         dst[count_at] = count;
     }
 }
 
-fn nonzero(group: &[u8]) -> usize {
-    group.iter().filter(|&&b| b != 0).count()
+/// Bit `k` set when byte `k` of the group is non-zero.
+#[inline]
+fn mask(group: &[u8]) -> u8 {
+    group
+        .iter()
+        .enumerate()
+        .fold(0, |m, (k, &b)| m | u8::from(b != 0) << k)
+}
+
+/// The header byte followed by the group's non-zero bytes, and its length.
+#[inline]
+fn pack_group(group: &[u8]) -> ([u8; 9], usize) {
+    let mut out = [0u8; 9];
+    let mut len = 1;
+    for &b in group {
+        // Branch-free: always store, advance only past non-zero bytes.
+        out[len] = b;
+        len += usize::from(b != 0);
+    }
+    out[0] = mask(group);
+    (out, len)
 }
 
 /// Appends the unpacked form of `src` to `dst` (a multiple of 8 bytes).
@@ -77,10 +95,11 @@ pub fn unpack(src: &[u8], dst: &mut BytesMut) -> Result<(), DecodeError> {
         let (data, tail) = rest.split_at(used);
         rest = tail;
         let mut group = [0u8; 8];
-        let mut data = data.iter();
+        let mut next = 0;
         for (k, byte) in group.iter_mut().enumerate() {
             if header & 1 << k != 0 {
-                *byte = data.next().copied().unwrap_or_default();
+                *byte = data[next];
+                next += 1;
             }
         }
         dst.extend_from_slice(&group);

@@ -9,6 +9,8 @@
 //! keys, ...) live in [`Builder`], which both the text parser and the export
 //! from Rust types go through.
 
+use std::sync::Arc;
+
 use crate::zproto::Scalar;
 
 /// Field tags above this are rejected: silly's zproto keeps field tags in a
@@ -45,7 +47,7 @@ pub struct StructDef {
 /// One field of a struct.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldDef {
-    name: String,
+    name: Arc<str>,
     tag: u16,
     ty: FieldType,
     repeat: Repeat,
@@ -137,7 +139,7 @@ impl StructDef {
 
     /// A field by name.
     pub fn field(&self, name: &str) -> Option<&FieldDef> {
-        self.fields.iter().find(|f| f.name == name)
+        self.fields.iter().find(|f| *f.name == *name)
     }
 
     /// The tag of the first declared field (0 without fields): wire deltas
@@ -150,6 +152,11 @@ impl StructDef {
 impl FieldDef {
     /// The field's name.
     pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The field's name, shared (decoded values hold it without copying).
+    pub(crate) fn shared_name(&self) -> &Arc<str> {
         &self.name
     }
 
@@ -358,11 +365,11 @@ impl Builder {
         if let Some(prev) = def.fields.last().map(|f| f.tag).filter(|&p| tag <= p) {
             return Err(SchemaErrorKind::TagNotAscending { tag, prev });
         }
-        if def.fields.iter().any(|f| f.name == name) {
+        if def.fields.iter().any(|f| *f.name == *name) {
             return Err(SchemaErrorKind::DuplicateField(name.to_owned()));
         }
         def.fields.push(FieldDef {
-            name: name.to_owned(),
+            name: name.into(),
             tag,
             ty,
             repeat,
@@ -394,7 +401,7 @@ impl Builder {
         let index = def
             .fields
             .iter()
-            .position(|f| f.name == key)
+            .position(|f| *f.name == *key)
             .ok_or_else(|| SchemaErrorKind::MapKeyMissing {
                 element: def.name.clone(),
                 key: key.to_owned(),

@@ -1,5 +1,7 @@
 //! Dynamically typed zproto values, for schemas only known at run time.
 
+use std::sync::Arc;
+
 /// One field value (or array element) of any zproto type.
 ///
 /// Decoding produces the variant of the field's exact type (`I32` for
@@ -47,7 +49,9 @@ pub enum Value {
 /// fields with equal values, in any order.
 #[derive(Debug, Clone, Default)]
 pub struct StructValue {
-    fields: Vec<(String, Value)>,
+    /// Names are shared with the schema's field names when decoding, so a
+    /// decoded field costs no allocation for its name.
+    fields: Vec<(Arc<str>, Value)>,
 }
 
 impl StructValue {
@@ -57,7 +61,7 @@ impl StructValue {
     }
 
     /// Sets a field, replacing an earlier value of the same name.
-    pub fn insert(&mut self, name: impl Into<String>, value: Value) {
+    pub fn insert(&mut self, name: impl Into<Arc<str>>, value: Value) {
         let name = name.into();
         match self.fields.iter_mut().find(|(n, _)| *n == name) {
             Some((_, slot)) => *slot = value,
@@ -66,30 +70,33 @@ impl StructValue {
     }
 
     /// Builder form of [`insert`](Self::insert).
-    pub fn with(mut self, name: impl Into<String>, value: Value) -> Self {
+    pub fn with(mut self, name: impl Into<Arc<str>>, value: Value) -> Self {
         self.insert(name, value);
         self
     }
 
     /// Appends a field known not to be present yet.
-    pub(crate) fn push(&mut self, name: &str, value: Value) {
-        self.fields.push((name.to_owned(), value));
+    pub(crate) fn push(&mut self, name: &Arc<str>, value: Value) {
+        self.fields.push((Arc::clone(name), value));
     }
 
     /// A field's value, if present.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+        self.fields
+            .iter()
+            .find(|(n, _)| **n == *name)
+            .map(|(_, v)| v)
     }
 
     /// Removes a field, returning its value.
     pub fn remove(&mut self, name: &str) -> Option<Value> {
-        let at = self.fields.iter().position(|(n, _)| n == name)?;
+        let at = self.fields.iter().position(|(n, _)| **n == *name)?;
         Some(self.fields.remove(at).1)
     }
 
     /// Present fields, in insertion order (decoding inserts in tag order).
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Value)> {
-        self.fields.iter().map(|(n, v)| (n.as_str(), v))
+        self.fields.iter().map(|(n, v)| (&**n, v))
     }
 
     /// Number of present fields.
