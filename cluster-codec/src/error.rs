@@ -5,6 +5,36 @@ pub enum EncodeError {
     /// bincode rejected the value.
     #[error("bincode: {0}")]
     Bincode(#[from] ::bincode::error::EncodeError),
+    /// zproto: structs nested deeper than silly decodes (64 levels).
+    #[error("zproto: value nested deeper than 64 structs")]
+    TooDeep,
+    /// zproto: a length, count or struct size of 2^31 or more, which silly's
+    /// C `int` arithmetic cannot represent.
+    #[error("zproto: {0} too large (2^31 or more)")]
+    TooLarge(&'static str),
+    /// zproto: a map element without its key field, which no peer can decode.
+    #[error("zproto: map element lacks its key field (tag {0})")]
+    MissingMapKey(u16),
+    /// zproto: fields were written out of tag order or in another number than
+    /// announced; a bug in the caller of the low-level writer.
+    #[error("zproto: struct fields written out of order or count")]
+    FieldOrder,
+    /// zproto dynamic API: a value does not fit its field's type.
+    #[error("zproto: field '{field}' expects {expected}")]
+    TypeMismatch {
+        /// The field name.
+        field: String,
+        /// The schema type.
+        expected: String,
+    },
+    /// zproto dynamic API: a struct value names a field its schema lacks.
+    #[error("zproto: struct '{message}' has no field '{field}'")]
+    UnknownField {
+        /// The struct name.
+        message: String,
+        /// The field name.
+        field: String,
+    },
 }
 
 /// Bytes could not be decoded into the expected type.
@@ -17,4 +47,25 @@ pub enum DecodeError {
     /// The value ended before the input did.
     #[error("{0} trailing bytes after the value")]
     TrailingBytes(usize),
+    /// zproto: a value runs past the end of its input or enclosing struct.
+    #[error("zproto: input ends inside a value")]
+    Truncated,
+    /// zproto: a struct's size field is below the 2 bytes of its field count.
+    #[error("zproto: struct size {0} is below the minimum of 2")]
+    StructSize(u32),
+    /// zproto: a struct announces more field entries than its size holds.
+    #[error("zproto: struct announces {0} fields that do not fit its size")]
+    FieldCount(u16),
+    /// zproto: an array count that the remaining input cannot hold.
+    #[error("zproto: array of {0} elements does not fit the input")]
+    ArrayLength(u32),
+    /// zproto: structs nested deeper than 64 levels.
+    #[error("zproto: value nested deeper than 64 structs")]
+    TooDeep,
+    /// zproto: a map element without its key field.
+    #[error("zproto: map element lacks its key field (tag {0})")]
+    MissingMapKey(u16),
+    /// zproto: packed (zero-compressed) bytes are malformed.
+    #[error("zproto: malformed packed data: {0}")]
+    Unpack(&'static str),
 }

@@ -8,7 +8,9 @@
 mod bincode;
 mod codec;
 mod error;
+pub mod zproto;
 
 pub use crate::bincode::Bincode;
 pub use crate::codec::{Codec, Decode, Encode};
 pub use crate::error::{DecodeError, EncodeError};
+pub use crate::zproto::Zproto;

@@ -1,9 +1,11 @@
 //! Procedural macros of `cluster`. Use them through the `cluster` crate:
-//! `#[cluster::service]`.
-
-mod service;
+//! `#[cluster::service]`, `cluster::zproto!` and
+//! `#[derive(cluster::zproto::Message)]`.
 
 use proc_macro::TokenStream;
+
+mod service;
+mod zproto;
 
 /// Turns a trait into a cluster service: command ids, a typed client
 /// (`<Trait>Client`), a server adapter (`<Trait>Server<S>`) and a command
@@ -14,4 +16,17 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
     service::expand(args.into(), item.into()).into()
+}
+
+/// Turns a `.zproto` schema file into Rust message types; documented on
+/// `cluster::zproto!`.
+#[proc_macro]
+pub fn zproto(input: TokenStream) -> TokenStream {
+    zproto::schema_file(input.into()).into()
+}
+
+/// Derives `zproto::Message`; documented on `cluster::zproto::Message`.
+#[proc_macro_derive(ZprotoMessage, attributes(zproto))]
+pub fn derive_zproto_message(input: TokenStream) -> TokenStream {
+    zproto::derive(input.into()).into()
 }

@@ -1,0 +1,193 @@
+//! Encode/decode throughput of one representative message (nested struct,
+//! arrays, strings) for zproto through generated code, zproto through the
+//! dynamic `Value` API, and bincode. Run with `cargo bench --bench codec`.
+//!
+//! Each measurement warms up, then times several repetitions and reports
+//! the median. "raw" is the zproto encoding alone; "body" is what travels in
+//! a cluster frame, `pack(encode(msg))`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use cluster::codec::{Bincode, Decode, Encode, Zproto};
+use cluster::zproto::{self, Schema, StructValue};
+use serde::{Deserialize, Serialize};
+
+cluster::zproto!("benches/codec.zproto");
+
+const WARM_UP: Duration = Duration::from_millis(300);
+const REPETITION: Duration = Duration::from_millis(100);
+const REPETITIONS: usize = 11;
+
+fn player() -> Player {
+    let items = (0..8)
+        .map(|i| player::Item {
+            id: Some(1000 + i),
+            name: Some(format!("item number {i}")),
+            count: Some(i as u16 * 3),
+        })
+        .collect();
+    Player {
+        id: Some(0x0102_0304_0506),
+        name: Some("a player with a name".to_owned()),
+        level: Some(42),
+        pos: Some(player::Position {
+            x: Some(1.5),
+            y: Some(-20.25),
+            z: Some(300.0),
+        }),
+        items: Some(items),
+        friends: Some((0..16).map(|i| 0x1_0000_0000 + i).collect()),
+        guild: Some("the guild".to_owned()),
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct SerdeItem {
+    id: i32,
+    name: String,
+    count: u16,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SerdePosition {
+    x: f32,
+    y: f32,
+    z: f32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SerdePlayer {
+    id: u64,
+    name: String,
+    level: u16,
+    pos: SerdePosition,
+    items: Vec<SerdeItem>,
+    friends: Vec<u64>,
+    guild: String,
+}
+
+fn serde_player(p: &Player) -> SerdePlayer {
+    SerdePlayer {
+        id: p.id.unwrap_or_default(),
+        name: p.name.clone().unwrap_or_default(),
+        level: p.level.unwrap_or_default(),
+        pos: SerdePosition {
+            x: 1.5,
+            y: -20.25,
+            z: 300.0,
+        },
+        items: p
+            .items
+            .iter()
+            .flatten()
+            .map(|i| SerdeItem {
+                id: i.id.unwrap_or_default(),
+                name: i.name.clone().unwrap_or_default(),
+                count: i.count.unwrap_or_default(),
+            })
+            .collect(),
+        friends: p.friends.clone().unwrap_or_default(),
+        guild: p.guild.clone().unwrap_or_default(),
+    }
+}
+
+/// Median time of one call of `f`, after a warm-up.
+fn time(mut f: impl FnMut()) -> Duration {
+    let start = Instant::now();
+    let mut calls = 0u32;
+    while start.elapsed() < WARM_UP {
+        f();
+        calls += 1;
+    }
+    let per_rep = (calls as u128 * REPETITION.as_nanos() / WARM_UP.as_nanos()).max(1) as u32;
+    let mut samples: Vec<Duration> = (0..REPETITIONS)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..per_rep {
+                f();
+            }
+            start.elapsed() / per_rep
+        })
+        .collect();
+    samples.sort();
+    samples[REPETITIONS / 2]
+}
+
+fn report(name: &str, bytes: usize, encode: Duration, decode: Duration) {
+    let mbps = |d: Duration| bytes as f64 / d.as_secs_f64() / 1e6;
+    println!(
+        "{name:<26} {bytes:>5} B   encode {:>7.0} ns {:>7.0} MB/s   decode {:>7.0} ns {:>7.0} MB/s",
+        encode.as_nanos(),
+        mbps(encode),
+        decode.as_nanos(),
+        mbps(decode),
+    );
+}
+
+fn main() {
+    let typed = player();
+    let mut buf = BytesMut::with_capacity(4096);
+    println!("one message: player with 8 items and 16 friends (median of {REPETITIONS} runs)");
+
+    zproto::encode(&typed, &mut buf).expect("encode");
+    let raw = buf.split().freeze();
+    let enc = time(|| {
+        buf.clear();
+        zproto::encode(black_box(&typed), &mut buf).expect("encode");
+    });
+    let dec = time(|| {
+        black_box(zproto::decode::<Player>(black_box(&raw)).expect("decode"));
+    });
+    report("zproto generated, raw", raw.len(), enc, dec);
+
+    buf.clear();
+    typed.encode(&mut buf).expect("encode");
+    let body = buf.split().freeze();
+    let enc = time(|| {
+        buf.clear();
+        Encode::<Zproto>::encode(black_box(&typed), &mut buf).expect("encode");
+    });
+    let dec = time(|| {
+        black_box(<Player as Decode<Zproto>>::decode(black_box(&body)).expect("decode"));
+    });
+    report("zproto generated, body", body.len(), enc, dec);
+
+    let schema = Schema::parse(include_str!("codec.zproto")).expect("schema");
+    let id = schema.find("player").expect("player");
+    let value: StructValue = schema.decode(id, &raw).expect("decode");
+    let enc = time(|| {
+        buf.clear();
+        schema
+            .encode(id, black_box(&value), &mut buf)
+            .expect("encode");
+    });
+    let dec = time(|| {
+        black_box(schema.decode(id, black_box(&raw)).expect("decode"));
+    });
+    report("zproto dynamic Value, raw", raw.len(), enc, dec);
+    let enc = time(|| {
+        buf.clear();
+        schema
+            .encode_body(id, black_box(&value), &mut buf)
+            .expect("encode");
+    });
+    let dec = time(|| {
+        black_box(schema.decode_body(id, black_box(&body)).expect("decode"));
+    });
+    report("zproto dynamic Value, body", body.len(), enc, dec);
+
+    let serde = serde_player(&typed);
+    buf.clear();
+    Encode::<Bincode>::encode(&serde, &mut buf).expect("encode");
+    let bin = buf.split().freeze();
+    let enc = time(|| {
+        buf.clear();
+        Encode::<Bincode>::encode(black_box(&serde), &mut buf).expect("encode");
+    });
+    let dec = time(|| {
+        black_box(<SerdePlayer as Decode<Bincode>>::decode(black_box(&bin)).expect("decode"));
+    });
+    report("bincode (serde)", bin.len(), enc, dec);
+}

@@ -1,0 +1,71 @@
+//! Whole messages: raw encodings, and cluster bodies (`pack(encode(msg))`).
+//!
+//! Packing needs the complete encoding first, so bodies are encoded into a
+//! per-thread scratch buffer that is reused from message to message: steady
+//! state encoding and decoding allocate nothing but the decoded values.
+
+use std::cell::RefCell;
+
+use bytes::BytesMut;
+
+use crate::zproto::{Reader, Writer, pack, unpack};
+use crate::{DecodeError, EncodeError};
+
+/// Scratch buffers larger than this are not kept after use.
+const SCRATCH_KEEP: usize = 1 << 20;
+
+thread_local! {
+    static SCRATCH: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
+
+/// Runs `f` with an empty scratch buffer.
+fn with_scratch<T>(f: impl FnOnce(&mut BytesMut) -> T) -> T {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => {
+            scratch.clear();
+            let out = f(&mut scratch);
+            if scratch.capacity() > SCRATCH_KEEP {
+                *scratch = BytesMut::new();
+            }
+            out
+        }
+        // Only reachable if `f` itself encodes a body: use a fresh buffer.
+        Err(_) => f(&mut BytesMut::new()),
+    })
+}
+
+/// Appends an encoding made by `f`; on error `dst` is left as it was.
+pub(crate) fn encode_raw(
+    dst: &mut BytesMut,
+    f: impl FnOnce(&mut Writer<'_>) -> Result<(), EncodeError>,
+) -> Result<(), EncodeError> {
+    let start = dst.len();
+    let result = f(&mut Writer::new(dst));
+    if result.is_err() {
+        dst.truncate(start);
+    }
+    result
+}
+
+/// Appends `pack` of the encoding made by `f`.
+pub(crate) fn encode_packed(
+    dst: &mut BytesMut,
+    f: impl FnOnce(&mut Writer<'_>) -> Result<(), EncodeError>,
+) -> Result<(), EncodeError> {
+    with_scratch(|scratch| {
+        encode_raw(scratch, f)?;
+        pack(scratch, dst);
+        Ok(())
+    })
+}
+
+/// Unpacks `src` and decodes the result with `f`.
+pub(crate) fn decode_packed<T>(
+    src: &[u8],
+    f: impl FnOnce(&mut Reader<'_>) -> Result<T, DecodeError>,
+) -> Result<T, DecodeError> {
+    with_scratch(|scratch| {
+        unpack(src, scratch)?;
+        f(&mut Reader::new(scratch))
+    })
+}
