@@ -1,8 +1,10 @@
 //! Every example runs by itself and exits 0. `cargo test` builds the
 //! examples before running tests; this runs the binaries it built.
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// No example needs more than a few seconds; this bounds a hung one.
@@ -75,4 +77,48 @@ fn every_example_runs_and_exits_zero() {
         let stdout = run(Command::new(binary(name)), name);
         assert!(!stdout.is_empty(), "{name} prints what it does");
     }
+}
+
+/// Kills the server however the test ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn silly_interop_client_passes_every_check_against_its_server() {
+    let mut server = Server(
+        Command::new(binary("silly_interop"))
+            .args(["server", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn server"),
+    );
+    // The server prints `listening on ADDR` once bound.
+    let stdout = server.0.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(LIMIT)
+        .expect("server announces its address");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("address line");
+
+    let mut client = Command::new(binary("silly_interop"));
+    client.args(["client", addr]);
+    let report = run(client, "silly_interop client");
+    let tally = report.lines().last().unwrap_or_default();
+    let passed: u32 = tally.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(tally.ends_with(" passed, 0 failed") && passed >= 10, "{report}");
+
 }
