@@ -118,7 +118,13 @@ fn silly_interop_client_passes_every_check_against_its_server() {
     client.args(["client", addr]);
     let report = run(client, "silly_interop client");
     let tally = report.lines().last().unwrap_or_default();
-    let passed: u32 = tally.split(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0);
-    assert!(tally.ends_with(" passed, 0 failed") && passed >= 10, "{report}");
-
+    let passed: u32 = tally
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        tally.ends_with(" passed, 0 failed") && passed >= 10,
+        "{report}"
+    );
 }

@@ -124,14 +124,17 @@ impl Connection {
             reader.abort();
         }
         if let Some(writer) = writer {
-            if local {
-                let linger = self.node.config.timeout;
-                tokio::spawn(async move {
-                    tokio::time::sleep(linger).await;
-                    writer.abort();
-                });
-            } else {
-                writer.abort();
+            // `close()` may come from outside any runtime; then there is
+            // nothing to wait with, and the queue is dropped.
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) if local => {
+                    let linger = self.node.config.timeout;
+                    runtime.spawn(async move {
+                        tokio::time::sleep(linger).await;
+                        writer.abort();
+                    });
+                }
+                _ => writer.abort(),
             }
         }
         if let Some(owner) = self.owner.upgrade() {

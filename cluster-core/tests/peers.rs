@@ -311,3 +311,16 @@ async fn accept_callback_gets_the_real_remote_address() {
     assert_eq!(remote, raw.local_addr().expect("local addr"));
     assert_eq!(peer_addr, remote.to_string());
 }
+
+#[test]
+fn close_from_outside_the_runtime_does_not_panic() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (peer, _server) = runtime.block_on(async {
+        let (server, listener) = echo_server();
+        let peer = Node::builder().build().connect(&addr(&listener)).await;
+        peer.call(1, "x").await.expect("call");
+        (peer, server)
+    });
+    peer.close();
+    assert!(peer.is_closed());
+}
