@@ -43,7 +43,9 @@ pub(crate) fn message(raw: RawMessage) -> syn::Result<Message> {
         let Some(field) = field(raw_field, &mut errors) else {
             continue;
         };
-        if let Some(prev) = fields.last() {
+        // Against the highest tag so far, so that an error earlier in the list
+        // does not hide a later repeat.
+        if let Some(prev) = fields.iter().max_by_key(|f| f.tag) {
             let order = match field.tag.cmp(&prev.tag) {
                 std::cmp::Ordering::Greater => None,
                 std::cmp::Ordering::Equal => Some("duplicate"),
