@@ -115,79 +115,74 @@ fn time(mut f: impl FnMut()) -> Duration {
     samples[REPETITIONS / 2]
 }
 
-fn report(name: &str, bytes: usize, encode: Duration, decode: Duration) {
-    let mbps = |d: Duration| bytes as f64 / d.as_secs_f64() / 1e6;
+/// Times `encode` (into a cleared buffer) and `decode` (of what `encode`
+/// produced) and prints one line.
+fn measure(name: &str, mut encode: impl FnMut(&mut BytesMut), mut decode: impl FnMut(&[u8])) {
+    let mut buf = BytesMut::with_capacity(4096);
+    encode(&mut buf);
+    let encoded = buf.split().freeze();
+    let enc = time(|| {
+        buf.clear();
+        encode(&mut buf);
+    });
+    let dec = time(|| decode(black_box(&encoded)));
+    let mbps = |d: Duration| encoded.len() as f64 / d.as_secs_f64() / 1e6;
     println!(
-        "{name:<26} {bytes:>5} B   encode {:>7.0} ns {:>7.0} MB/s   decode {:>7.0} ns {:>7.0} MB/s",
-        encode.as_nanos(),
-        mbps(encode),
-        decode.as_nanos(),
-        mbps(decode),
+        "{name:<26} {:>5} B   encode {:>7.0} ns {:>7.0} MB/s   decode {:>7.0} ns {:>7.0} MB/s",
+        encoded.len(),
+        enc.as_nanos(),
+        mbps(enc),
+        dec.as_nanos(),
+        mbps(dec),
     );
 }
 
 fn main() {
-    let typed = player();
-    let mut buf = BytesMut::with_capacity(4096);
     println!("one message: player with 8 items and 16 friends (median of {REPETITIONS} runs)");
-
-    zproto::encode(&typed, &mut buf).expect("encode");
-    let raw = buf.split().freeze();
-    let enc = time(|| {
-        buf.clear();
-        zproto::encode(black_box(&typed), &mut buf).expect("encode");
-    });
-    let dec = time(|| {
-        black_box(zproto::decode::<Player>(black_box(&raw)).expect("decode"));
-    });
-    report("zproto generated, raw", raw.len(), enc, dec);
-
-    buf.clear();
-    typed.encode(&mut buf).expect("encode");
-    let body = buf.split().freeze();
-    let enc = time(|| {
-        buf.clear();
-        Encode::<Zproto>::encode(black_box(&typed), &mut buf).expect("encode");
-    });
-    let dec = time(|| {
-        black_box(<Player as Decode<Zproto>>::decode(black_box(&body)).expect("decode"));
-    });
-    report("zproto generated, body", body.len(), enc, dec);
+    let typed = player();
+    measure(
+        "zproto generated, raw",
+        |buf| zproto::encode(black_box(&typed), buf).expect("encode"),
+        |src| drop(black_box(zproto::decode::<Player>(src).expect("decode"))),
+    );
+    measure(
+        "zproto generated, body",
+        |buf| Encode::<Zproto>::encode(black_box(&typed), buf).expect("encode"),
+        |src| {
+            drop(black_box(
+                <Player as Decode<Zproto>>::decode(src).expect("decode"),
+            ))
+        },
+    );
 
     let schema = Schema::parse(include_str!("codec.zproto")).expect("schema");
     let id = schema.find("player").expect("player");
+    let mut raw = BytesMut::new();
+    zproto::encode(&typed, &mut raw).expect("encode");
     let value: StructValue = schema.decode(id, &raw).expect("decode");
-    let enc = time(|| {
-        buf.clear();
-        schema
-            .encode(id, black_box(&value), &mut buf)
-            .expect("encode");
-    });
-    let dec = time(|| {
-        black_box(schema.decode(id, black_box(&raw)).expect("decode"));
-    });
-    report("zproto dynamic Value, raw", raw.len(), enc, dec);
-    let enc = time(|| {
-        buf.clear();
-        schema
-            .encode_body(id, black_box(&value), &mut buf)
-            .expect("encode");
-    });
-    let dec = time(|| {
-        black_box(schema.decode_body(id, black_box(&body)).expect("decode"));
-    });
-    report("zproto dynamic Value, body", body.len(), enc, dec);
+    measure(
+        "zproto dynamic Value, raw",
+        |buf| schema.encode(id, black_box(&value), buf).expect("encode"),
+        |src| drop(black_box(schema.decode(id, src).expect("decode"))),
+    );
+    measure(
+        "zproto dynamic Value, body",
+        |buf| {
+            schema
+                .encode_body(id, black_box(&value), buf)
+                .expect("encode")
+        },
+        |src| drop(black_box(schema.decode_body(id, src).expect("decode"))),
+    );
 
     let serde = serde_player(&typed);
-    buf.clear();
-    Encode::<Bincode>::encode(&serde, &mut buf).expect("encode");
-    let bin = buf.split().freeze();
-    let enc = time(|| {
-        buf.clear();
-        Encode::<Bincode>::encode(black_box(&serde), &mut buf).expect("encode");
-    });
-    let dec = time(|| {
-        black_box(<SerdePlayer as Decode<Bincode>>::decode(black_box(&bin)).expect("decode"));
-    });
-    report("bincode (serde)", bin.len(), enc, dec);
+    measure(
+        "bincode (serde)",
+        |buf| Encode::<Bincode>::encode(black_box(&serde), buf).expect("encode"),
+        |src| {
+            drop(black_box(
+                <SerdePlayer as Decode<Bincode>>::decode(src).expect("decode"),
+            ))
+        },
+    );
 }

@@ -4,6 +4,9 @@
 //! Values opt in through [`Encode`] and [`Decode`], which are generic over the
 //! codec, so the choice is made at compile time: no trait objects and no
 //! boxing on the call path.
+//!
+//! [`zproto`] is a byte-compatible implementation of silly's zproto: schema
+//! language, codec, pack/unpack, typed messages and dynamic values.
 
 mod bincode;
 mod codec;

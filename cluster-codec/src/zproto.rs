@@ -72,7 +72,7 @@ pub use self::pack::{pack, packed_bound, unpack};
 pub use self::scalar::Scalar;
 pub use self::schema::{
     FieldDef, FieldType, MAX_DEPTH, MAX_FIELD_TAG, Repeat, Schema, SchemaError, SchemaErrorKind,
-    StructDef, StructId,
+    StructDef, StructId, is_valid_name,
 };
 pub use self::value::{StructValue, Value};
 pub use self::wire::Wire;

@@ -139,6 +139,16 @@ proptest! {
     }
 
     #[test]
+    fn parsing_arbitrary_schema_text_never_panics(
+        text in prop_oneof![".{0,200}", "[a-z0-9x{}.:\\[\\] #\n_]{0,200}"]
+    ) {
+        if let Ok(schema) = Schema::parse(&text) {
+            // Whatever parses exports to text that parses to the same model.
+            prop_assert_eq!(Schema::parse(&schema.to_string()).expect("export parses"), schema);
+        }
+    }
+
+    #[test]
     fn decoding_arbitrary_bytes_never_panics(
         (id, src) in (prop::sample::select(SCHEMA.messages().collect::<Vec<_>>()),
                       prop::collection::vec(any::<u8>(), 0..256))

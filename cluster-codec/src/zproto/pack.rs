@@ -9,7 +9,7 @@
 //! `unpack(pack(x))` is `x` padded with zeros; a struct encoding carries its
 //! own size, which makes the padding harmless.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 
 use crate::DecodeError;
 
@@ -26,53 +26,71 @@ pub fn packed_bound(len: usize) -> usize {
 
 /// Appends the packed form of `src` to `dst`; empty input packs to nothing.
 pub fn pack(src: &[u8], dst: &mut BytesMut) {
-    dst.reserve(packed_bound(src.len()));
+    let start = dst.len();
+    // Writing into a zeroed slice of the worst-case size (plus slack for the
+    // branch-free stores below) and cutting it afterwards is much faster
+    // than appending a few bytes at a time.
+    dst.resize(start + packed_bound(src.len()) + 8, 0);
+    let out = &mut dst[start..];
+    let mut at = 0;
     let mut rest = src;
     while !rest.is_empty() {
         let (group, tail) = rest.split_at(rest.len().min(8));
         rest = tail;
-        let (packed, len) = pack_group(group);
-        dst.extend_from_slice(&packed[..len]);
-        if packed[0] != 0xff || rest.is_empty() {
+        let header = mask(group);
+        out[at] = header;
+        at += 1;
+        match header {
+            0 => {}
+            0xff => {
+                out[at..at + 8].copy_from_slice(group);
+                at += 8;
+            }
+            _ => {
+                for &b in group {
+                    // Always store, advance only past non-zero bytes.
+                    out[at] = b;
+                    at += usize::from(b != 0);
+                }
+            }
+        }
+        if header != 0xff || rest.is_empty() {
             continue;
         }
-        let count_at = dst.len();
-        dst.put_u8(0);
+        let count_at = at;
+        at += 1;
         let mut count = 0;
         while count < RUN_MAX && !rest.is_empty() {
             let (dense, tail) = rest.split_at(rest.len().min(8));
             if (mask(dense).count_ones() as usize) < RUN_MIN_NONZERO {
                 break;
             }
-            dst.extend_from_slice(dense);
+            out[at..at + dense.len()].copy_from_slice(dense);
+            at += dense.len();
             rest = tail;
             count += 1;
         }
-        dst[count_at] = count;
+        out[count_at] = count;
     }
+    dst.truncate(start + at);
 }
 
-/// Bit `k` set when byte `k` of the group is non-zero.
+/// Bit `k` set when byte `k` of the group (at most 8 bytes) is non-zero.
 #[inline]
 fn mask(group: &[u8]) -> u8 {
-    group
-        .iter()
-        .enumerate()
-        .fold(0, |m, (k, &b)| m | u8::from(b != 0) << k)
-}
-
-/// The header byte followed by the group's non-zero bytes, and its length.
-#[inline]
-fn pack_group(group: &[u8]) -> ([u8; 9], usize) {
-    let mut out = [0u8; 9];
-    let mut len = 1;
-    for &b in group {
-        // Branch-free: always store, advance only past non-zero bytes.
-        out[len] = b;
-        len += usize::from(b != 0);
-    }
-    out[0] = mask(group);
-    (out, len)
+    let Ok(&bytes) = <&[u8; 8]>::try_from(group) else {
+        return group
+            .iter()
+            .enumerate()
+            .fold(0, |m, (k, &b)| m | u8::from(b != 0) << k);
+    };
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let word = u64::from_le_bytes(bytes);
+    // The high bit of each byte is set when the byte is non-zero...
+    let nonzero = (((word & LOW7) + LOW7) | word) & !LOW7;
+    // ...and one multiplication gathers those 8 bits into the top byte, with
+    // byte k's bit landing on bit 56 + k (no two partial products overlap).
+    ((nonzero >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8
 }
 
 /// Appends the unpacked form of `src` to `dst` (a multiple of 8 bytes).
@@ -81,28 +99,40 @@ fn pack_group(group: &[u8]) -> ([u8; 9], usize) {
 /// versions disagree or both fail: a header announcing bytes that are not
 /// there, or a run longer than the input (apart from a last group cut short,
 /// which is zero-filled as in silly). A run-count byte that ends the input is
-/// ignored, as in every version.
+/// ignored, as in every version. On error `dst` is left as it was.
 pub fn unpack(src: &[u8], dst: &mut BytesMut) -> Result<(), DecodeError> {
-    // Zero-heavy input expands, so this is only a first guess.
-    dst.reserve(src.len() * 2);
+    let start = dst.len();
+    // As in `pack`: write into zeroed space (so only non-zero bytes need
+    // storing), grown geometrically, and cut to size at the end.
+    dst.resize(start + 2 * src.len() + 8, 0);
+    let mut at = start;
     let mut rest = src;
-    while let Some((&header, tail)) = rest.split_first() {
+    let result = loop {
+        let Some((&header, tail)) = rest.split_first() else {
+            break Ok(());
+        };
         rest = tail;
         let used = header.count_ones() as usize;
         if rest.len() < used {
-            return Err(DecodeError::Unpack("group data missing"));
+            break Err(DecodeError::Unpack("group data missing"));
         }
         let (data, tail) = rest.split_at(used);
         rest = tail;
-        let mut group = [0u8; 8];
-        let mut next = 0;
-        for (k, byte) in group.iter_mut().enumerate() {
-            if header & 1 << k != 0 {
-                *byte = data[next];
-                next += 1;
+        make_room(dst, at + 8);
+        let group = &mut dst[at..at + 8];
+        match header {
+            0 => {}
+            0xff => group.copy_from_slice(data),
+            _ => {
+                let mut data = data.iter();
+                for (k, byte) in group.iter_mut().enumerate() {
+                    if header & 1 << k != 0 {
+                        *byte = data.next().copied().unwrap_or_default();
+                    }
+                }
             }
         }
-        dst.extend_from_slice(&group);
+        at += 8;
         if header != 0xff {
             continue;
         }
@@ -115,14 +145,24 @@ pub fn unpack(src: &[u8], dst: &mut BytesMut) -> Result<(), DecodeError> {
         }
         let run = usize::from(count) * 8;
         if run > rest.len() + 8 {
-            return Err(DecodeError::Unpack("run longer than the input"));
+            break Err(DecodeError::Unpack("run longer than the input"));
         }
+        // A last group cut short is zero-filled: the space already is.
         let copied = run.min(rest.len());
-        dst.extend_from_slice(&rest[..copied]);
-        dst.put_bytes(0, run - copied);
+        make_room(dst, at + run);
+        dst[at..at + copied].copy_from_slice(&rest[..copied]);
+        at += run;
         rest = &rest[copied..];
+    };
+    dst.truncate(if result.is_ok() { at } else { start });
+    result
+}
+
+/// Grows `dst` (with zeros) to at least `end` bytes.
+fn make_room(dst: &mut BytesMut, end: usize) {
+    if dst.len() < end {
+        dst.resize(end.max(2 * dst.len()), 0);
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -152,6 +192,18 @@ mod tests {
     fn packed_size_stays_within_the_bound() {
         let src: Vec<u8> = (0..5000u32).map(|i| (i % 7 + 1) as u8).collect();
         assert!(packed(&src).len() <= packed_bound(src.len()));
+    }
+
+    #[test]
+    fn group_mask_marks_the_non_zero_bytes() {
+        for seed in 0..=255u8 {
+            let group: Vec<u8> = (0..8)
+                .map(|k| if seed >> k & 1 == 1 { k * 31 + 1 } else { 0 })
+                .collect();
+            assert_eq!(mask(&group), seed);
+            assert_eq!(mask(&group[..5]), seed & 0x1f);
+        }
+        assert_eq!(mask(&[0x80; 8]), 0xff);
     }
 
     #[test]

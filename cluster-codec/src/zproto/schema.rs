@@ -6,8 +6,8 @@
 //! tag); nested ones are field types of their parent and its descendants.
 //!
 //! The rules that make a schema valid (ascending tags, unique names, map
-//! keys, ...) live in [`Builder`], which both the text parser and the export
-//! from Rust types go through.
+//! keys, ...) live in `Builder`, which both the text parser and the export
+//! from Rust types go through, so both accept exactly the same schemas.
 
 use std::sync::Arc;
 
@@ -18,12 +18,15 @@ use crate::zproto::Scalar;
 pub const MAX_FIELD_TAG: u16 = 32767;
 
 /// The longest name or number token the schema language allows.
-pub const MAX_TOKEN_LEN: usize = 63;
+pub(crate) const MAX_TOKEN_LEN: usize = 63;
 
 /// Struct definitions may be nested this deep, and encoded values too.
 pub const MAX_DEPTH: usize = 64;
 
 /// Index of a struct (top-level or nested) in a [`Schema`].
+///
+/// Only meaningful for the schema that issued it: indexing another schema
+/// with it panics or finds an unrelated struct, like a slice index would.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StructId(pub(crate) usize);
 
@@ -94,11 +97,6 @@ impl Schema {
         (tag != 0)
             .then(|| self.messages().find(|&id| self[id].tag == tag))
             .flatten()
-    }
-
-    /// Every struct, nested ones included, in the order they are defined.
-    pub fn all_structs(&self) -> impl ExactSizeIterator<Item = StructId> + use<> {
-        (0..self.structs.len()).map(StructId)
     }
 }
 
@@ -429,13 +427,18 @@ impl Builder {
     }
 }
 
-/// Names follow the lexer's NAME rule, so that exported schemas parse.
-fn check_name(name: &str) -> Result<(), SchemaErrorKind> {
+/// Whether `name` can name a struct or field in schema text: an ASCII
+/// letter, then ASCII letters, digits or `_`, at most 63 in all.
+pub fn is_valid_name(name: &str) -> bool {
     let mut bytes = name.bytes();
-    let valid = bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && name.len() <= MAX_TOKEN_LEN;
-    if valid {
+        && name.len() <= MAX_TOKEN_LEN
+}
+
+/// Names must follow the lexer's NAME rule, so that exported schemas parse.
+fn check_name(name: &str) -> Result<(), SchemaErrorKind> {
+    if is_valid_name(name) {
         Ok(())
     } else {
         Err(SchemaErrorKind::InvalidName(name.to_owned()))

@@ -31,65 +31,38 @@ pub trait Wire: Sized {
     fn read_from(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
 }
 
-macro_rules! int_wire {
-    ($($ty:ty => $scalar:ident, $put:ident, $get:ident, $bits:ty;)*) => {$(
+/// Fixed-width types: a writer method and a reader method each. Signed
+/// integers travel as the two's-complement bit pattern of their unsigned twin.
+macro_rules! fixed_wire {
+    ($($ty:ty => $scalar:ident, $write:expr, $read:expr;)*) => {$(
         impl Wire for $ty {
             const MIN_SIZE: usize = Scalar::$scalar.min_size();
 
             #[inline]
             fn write_to(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-                // Signed values go out as their two's-complement bit pattern.
-                w.$put(*self as $bits);
+                ($write)(w, *self);
                 Ok(())
             }
 
             #[inline]
             fn read_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-                r.$get().map(|v| v as $ty)
+                ($read)(r)
             }
         }
     )*};
 }
 
-int_wire! {
-    i8 => Byte, put_u8, get_u8, u8;
-    u8 => Ubyte, put_u8, get_u8, u8;
-    i16 => Short, put_u16, get_u16, u16;
-    u16 => Ushort, put_u16, get_u16, u16;
-    i32 => Int32, put_u32, get_u32, u32;
-    u32 => Uint32, put_u32, get_u32, u32;
-    i64 => Int64, put_u64, get_u64, u64;
-    u64 => Uint64, put_u64, get_u64, u64;
-}
-
-impl Wire for bool {
-    const MIN_SIZE: usize = 1;
-
-    #[inline]
-    fn write_to(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.put_bool(*self);
-        Ok(())
-    }
-
-    #[inline]
-    fn read_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        r.get_bool()
-    }
-}
-
-impl Wire for f32 {
-    const MIN_SIZE: usize = 4;
-
-    #[inline]
-    fn write_to(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.put_f32(*self);
-        Ok(())
-    }
-
-    #[inline]
-    fn read_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        r.get_f32()
-    }
+fixed_wire! {
+    bool => Boolean, Writer::put_bool, Reader::get_bool;
+    u8 => Ubyte, Writer::put_u8, Reader::get_u8;
+    u16 => Ushort, Writer::put_u16, Reader::get_u16;
+    u32 => Uint32, Writer::put_u32, Reader::get_u32;
+    u64 => Uint64, Writer::put_u64, Reader::get_u64;
+    f32 => Float, Writer::put_f32, Reader::get_f32;
+    i8 => Byte, |w: &mut Writer<'_>, v: i8| w.put_u8(v as u8), |r: &mut Reader<'_>| r.get_u8().map(|v| v as i8);
+    i16 => Short, |w: &mut Writer<'_>, v: i16| w.put_u16(v as u16), |r: &mut Reader<'_>| r.get_u16().map(|v| v as i16);
+    i32 => Int32, |w: &mut Writer<'_>, v: i32| w.put_u32(v as u32), |r: &mut Reader<'_>| r.get_u32().map(|v| v as i32);
+    i64 => Int64, |w: &mut Writer<'_>, v: i64| w.put_u64(v as u64), |r: &mut Reader<'_>| r.get_u64().map(|v| v as i64);
 }
 
 impl Wire for String {

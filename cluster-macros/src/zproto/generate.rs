@@ -101,12 +101,16 @@ fn map_key_const(field: &Field) -> Option<TokenStream> {
     let Repeat::Map(key) = &field.repeat else {
         return None;
     };
-    let zp = zp();
     let name = key_const(field);
     let elem = field.elem.rust_type();
+    // Spelled out here, not interpolated, so that a bad key (a compile-time
+    // panic in `map_key_tag`) is reported at the user's `map = "..."`.
     Some(quote_spanned! {key.span()=>
         #[allow(non_upper_case_globals)]
-        const #name: u16 = #zp::map_key_tag(<#elem as #zp::Message>::INFO, #key);
+        const #name: u16 = ::cluster::__private::cluster_codec::zproto::map_key_tag(
+            <#elem as ::cluster::__private::cluster_codec::zproto::Message>::INFO,
+            #key,
+        );
     })
 }
 

@@ -213,3 +213,29 @@ fn escaped_ident(name: &str) -> syn::Ident {
         _ => format_ident!("{name}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn struct_names_become_upper_camel_case_types() {
+        assert_eq!(type_ident("ping_req"), "PingReq");
+        assert_eq!(type_ident("v_gap"), "VGap");
+        assert_eq!(type_ident("Abc_9"), "Abc9");
+        assert_eq!(type_ident("v1"), "V1");
+    }
+
+    #[test]
+    fn nested_structs_live_in_a_snake_case_module_of_their_parent() {
+        assert_eq!(module_ident("shapes"), "shapes");
+        assert_eq!(module_ident("PlayerInfo"), "player_info");
+    }
+
+    #[test]
+    fn field_names_that_are_rust_keywords_are_escaped() {
+        assert_eq!(field_ident("type").to_string(), "r#type");
+        assert_eq!(field_ident("self"), "self_");
+        assert_eq!(field_ident("msg"), "msg");
+    }
+}

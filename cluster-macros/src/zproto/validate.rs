@@ -10,7 +10,7 @@
 //! | any other path | a nested message (must implement `Message`) |
 //! | `Option<T>` | `T`, absent when `None` |
 
-use cluster_codec::zproto::{MAX_FIELD_TAG, Scalar};
+use cluster_codec::zproto::{MAX_FIELD_TAG, Scalar, is_valid_name};
 use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{GenericArgument, PathArguments, Type};
@@ -43,7 +43,9 @@ pub(crate) fn message(raw: RawMessage) -> syn::Result<Message> {
         let Some(field) = field(raw_field, &mut errors) else {
             continue;
         };
-        if let Some(prev) = fields.last() {
+        // Against the highest tag so far, so that an error earlier in the list
+        // does not hide a later repeat.
+        if let Some(prev) = fields.iter().max_by_key(|f| f.tag) {
             let order = match field.tag.cmp(&prev.tag) {
                 std::cmp::Ordering::Greater => None,
                 std::cmp::Ordering::Equal => Some("duplicate"),
@@ -282,11 +284,7 @@ fn generic_arg<'a>(wrapper: &str, ty: &'a Type) -> Option<&'a Type> {
 
 /// A schema name must be spellable in `.zproto` text.
 fn checked_name(name: String, span: proc_macro2::Span, errors: &mut Errors) -> String {
-    let mut bytes = name.bytes();
-    let valid = bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && name.len() <= 63;
-    if !valid {
+    if !is_valid_name(&name) {
         errors.at(
             span,
             format!("'{name}' is not a zproto name (ASCII letter first, then letters, digits, '_'; at most 63): set `name = \"...\"`"),
