@@ -102,7 +102,6 @@ mod stub;
 
 pub use cluster_codec as codec;
 // cluster-core is still a placeholder on this branch: nothing to re-export.
-#[allow(unused_imports)]
 pub use cluster_core::*;
 pub use cluster_macros::service;
 
