@@ -2,12 +2,15 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod frames;
+pub mod logs;
+pub mod remote;
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use cluster_core::{Error, Listener, Node, Peer, Request};
-use tokio::sync::mpsc;
+use cluster_core::{Error, Listener, Node, Peer, Request, WireFormat};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
 /// How long a test waits for an event before declaring it lost. Far above
 /// anything the events need; only a broken test waits this long.
@@ -20,11 +23,38 @@ pub fn addr(listener: &Listener) -> String {
 
 /// A server node that echoes every request body, listening on 127.0.0.1.
 pub fn echo_server() -> (Node, Listener) {
-    let node = Node::builder()
-        .handler(|req: Request| async move { Some(req.body) })
-        .build();
+    let node = Node::builder().handler(echo).build();
     let listener = node.listen("127.0.0.1:0").expect("bind");
     (node, listener)
+}
+
+/// The handler that answers every request with its own body.
+pub async fn echo(req: Request) -> Option<Bytes> {
+    Some(req.body)
+}
+
+/// Waits until `condition` holds, checking every few milliseconds: for
+/// states that no event announces (counters, stats). Panics after
+/// [`PATIENCE`], naming `what` it waited for.
+pub async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    if poll(|| condition().then_some(())).await.is_none() {
+        panic!("not within {PATIENCE:?}: {what}");
+    }
+}
+
+/// The first `Some` that `probe` returns, checking every few milliseconds;
+/// `None` if none comes within [`PATIENCE`].
+pub async fn poll<T>(mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if let Some(found) = probe() {
+            return Some(found);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// Events reported by callbacks and handlers, awaited in order.
@@ -88,5 +118,53 @@ impl Noise {
     pub fn bytes(&mut self, max_len: usize) -> Bytes {
         let len = (self.next_u64() % (max_len as u64 + 1)) as usize;
         (0..len).map(|_| self.next_u64() as u8).collect()
+    }
+}
+
+/// A well-behaved client that calls a node over and over from its own
+/// connection while something else happens to the node, and reports every
+/// call that failed or came back wrong.
+pub struct Bystander {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<(u64, Vec<String>)>,
+}
+
+impl Bystander {
+    /// Connects to the echo node at `addr` and starts calling once a first
+    /// call has succeeded.
+    pub async fn start(addr: &str, wire: WireFormat) -> Self {
+        let peer = Node::builder().wire(wire).build().connect(addr).await;
+        assert_eq!(peer.call(1, "hello").await.expect("first call"), "hello");
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut pace = tokio::time::interval(Duration::from_millis(2));
+            let (mut calls, mut failures) = (0u64, Vec::new());
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => return (calls, failures),
+                    _ = pace.tick() => {}
+                }
+                calls += 1;
+                let body = Bytes::from(calls.to_string());
+                match peer.call(1, body.clone()).await {
+                    Ok(reply) if reply == body => {}
+                    Ok(reply) => failures.push(format!("call {calls} got {reply:?}")),
+                    Err(error) => failures.push(format!("call {calls}: {error}")),
+                }
+            }
+        });
+        Self { stop, task }
+    }
+
+    /// Stops calling; panics unless every call succeeded. Returns how many
+    /// calls were made.
+    pub async fn finish(self) -> u64 {
+        let _ = self.stop.send(true);
+        let (calls, failures) = self.task.await.expect("bystander task");
+        assert!(
+            failures.is_empty(),
+            "the bystander saw errors: {failures:?}"
+        );
+        calls
     }
 }
