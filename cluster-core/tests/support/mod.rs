@@ -5,6 +5,8 @@ pub mod frames;
 pub mod logs;
 pub mod remote;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -125,8 +127,9 @@ impl Noise {
 /// connection while something else happens to the node, and reports every
 /// call that failed or came back wrong.
 pub struct Bystander {
+    calls: Arc<AtomicU64>,
     stop: watch::Sender<bool>,
-    task: JoinHandle<(u64, Vec<String>)>,
+    task: JoinHandle<Vec<String>>,
 }
 
 impl Bystander {
@@ -135,36 +138,46 @@ impl Bystander {
     pub async fn start(addr: &str, wire: WireFormat) -> Self {
         let peer = Node::builder().wire(wire).build().connect(addr).await;
         assert_eq!(peer.call(1, "hello").await.expect("first call"), "hello");
+        let calls = Arc::new(AtomicU64::new(0));
         let (stop, mut stopped) = watch::channel(false);
+        let counter = calls.clone();
         let task = tokio::spawn(async move {
             let mut pace = tokio::time::interval(Duration::from_millis(2));
-            let (mut calls, mut failures) = (0u64, Vec::new());
+            let mut failures = Vec::new();
             loop {
                 tokio::select! {
-                    _ = stopped.changed() => return (calls, failures),
+                    _ = stopped.changed() => return failures,
                     _ = pace.tick() => {}
                 }
-                calls += 1;
-                let body = Bytes::from(calls.to_string());
+                let n = counter.load(Ordering::SeqCst);
+                let body = Bytes::from(n.to_string());
                 match peer.call(1, body.clone()).await {
                     Ok(reply) if reply == body => {}
-                    Ok(reply) => failures.push(format!("call {calls} got {reply:?}")),
-                    Err(error) => failures.push(format!("call {calls}: {error}")),
+                    Ok(reply) => failures.push(format!("call {n} got {reply:?}")),
+                    Err(error) => failures.push(format!("call {n}: {error}")),
                 }
+                counter.fetch_add(1, Ordering::SeqCst);
             }
         });
-        Self { stop, task }
+        Self { calls, stop, task }
     }
 
-    /// Stops calling; panics unless every call succeeded. Returns how many
-    /// calls were made.
-    pub async fn finish(self) -> u64 {
+    /// Waits until `n` more calls have been made.
+    pub async fn calls_more(&self, n: u64) {
+        let target = self.calls.load(Ordering::SeqCst) + n;
+        wait_until("bystander calls", || {
+            self.calls.load(Ordering::SeqCst) >= target
+        })
+        .await;
+    }
+
+    /// Stops calling; panics unless every call succeeded.
+    pub async fn finish(self) {
         let _ = self.stop.send(true);
-        let (calls, failures) = self.task.await.expect("bystander task");
+        let failures = self.task.await.expect("bystander task");
         assert!(
             failures.is_empty(),
             "the bystander saw errors: {failures:?}"
         );
-        calls
     }
 }
