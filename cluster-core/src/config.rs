@@ -34,10 +34,13 @@ pub struct Limits {
     ///
     /// The default value for this parameter is 16 MiB.
     pub write_queue: usize,
-    /// Requests of one connection that may be handled at once. When that
-    /// many handlers are running, the connection is not read until one ends:
-    /// the sender feels TCP back-pressure instead of the node spawning
-    /// without bound.
+    /// Requests of one connection that may be handled at once. Requests
+    /// that arrive while that many handlers run wait, in order, with no task
+    /// of their own, and start as handlers end. Reading goes on meanwhile,
+    /// so that responses to the node's own calls still arrive (a running
+    /// handler may be waiting for one), until 1 MiB of requests wait: then
+    /// the connection is not read until a handler ends, and the sender feels
+    /// TCP back-pressure instead of the node buffering without bound.
     ///
     /// The default value for this parameter is 4096.
     pub max_concurrent_requests: usize,
