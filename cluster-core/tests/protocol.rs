@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -14,6 +16,41 @@ use support::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// The largest single allocation this test binary has made.
+static LARGEST_ALLOCATION: AtomicUsize = AtomicUsize::new(0);
+
+/// The system allocator, recording [`LARGEST_ALLOCATION`].
+struct Recording;
+
+// SAFETY: every call is passed on unchanged to the system allocator.
+unsafe impl GlobalAlloc for Recording {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LARGEST_ALLOCATION.fetch_max(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's guarantees, passed on.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        LARGEST_ALLOCATION.fetch_max(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's guarantees, passed on.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LARGEST_ALLOCATION.fetch_max(new_size, Ordering::Relaxed);
+        // SAFETY: the caller's guarantees, passed on.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's guarantees, passed on.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Recording = Recording;
 
 fn v1_request(session: u32, cmd: u32, body: &[u8]) -> Vec<u8> {
     let mut buf = BytesMut::new();
@@ -41,14 +78,16 @@ async fn expect_closed_by_server(sock: &mut TcpStream) {
 /// How long a hostile test lets an incomplete frame linger.
 const READ_TIMEOUT: Duration = Duration::from_millis(300);
 
-/// A node speaking `wire` that echoes, gives an incomplete frame
-/// `read_timeout`, and reports closed connections to the returned events.
-fn hostile_target(
-    wire: WireFormat,
-    read_timeout: Duration,
-) -> (Node, Listener, Events<(Peer, Error)>) {
+/// The default limits, but `read_timeout` for an incomplete frame.
+fn with_read_timeout(read_timeout: Duration) -> Limits {
     let mut limits = Limits::default();
     limits.frame_read_timeout = Some(read_timeout);
+    limits
+}
+
+/// A node speaking `wire` that echoes under `limits` and reports closed
+/// connections to the returned events.
+fn hostile_target(wire: WireFormat, limits: Limits) -> (Node, Listener, Events<(Peer, Error)>) {
     let (server, _, closes) =
         observed_node(Node::builder().wire(wire).limits(limits).handler(echo));
     let listener = server.listen("127.0.0.1:0").expect("bind");
@@ -64,8 +103,13 @@ async fn hostile_bytes_close_only_their_connection(
     bytes: &[u8],
     expected: ProtocolError,
 ) {
+    attack(wire, with_read_timeout(READ_TIMEOUT), bytes, expected).await;
+}
+
+/// [`hostile_bytes_close_only_their_connection`] against a node with `limits`.
+async fn attack(wire: WireFormat, limits: Limits, bytes: &[u8], expected: ProtocolError) {
     let logs = logs::capture();
-    let (server, listener, mut closes) = hostile_target(wire, READ_TIMEOUT);
+    let (server, listener, mut closes) = hostile_target(wire, limits);
     let bystander = Bystander::start(&addr(&listener), wire).await;
 
     let mut raw = TcpStream::connect(listener.local_addr())
@@ -124,8 +168,19 @@ async fn v1_request_shorter_than_16_bytes_closes_the_connection() {
     }
 }
 
+/// A buffer sized from a length header shows up here however little of it
+/// is ever touched, where the resident size would not.
+fn assert_no_allocation_of_the_claim() {
+    let largest = LARGEST_ALLOCATION.load(Ordering::Relaxed);
+    assert!(
+        largest < 64 << 20,
+        "an allocation of {largest} bytes was made"
+    );
+}
+
 #[tokio::test]
-async fn v2_length_above_the_hard_limit_closes_the_connection() {
+async fn a_4gib_length_claim_closes_the_connection_from_the_header_alone() {
+    // Only the header is sent: nothing else could be waited for.
     let frame = u32::MAX.to_le_bytes();
     hostile_bytes_close_only_their_connection(
         WireFormat::V2,
@@ -136,6 +191,23 @@ async fn v2_length_above_the_hard_limit_closes_the_connection() {
         },
     )
     .await;
+    assert_no_allocation_of_the_claim();
+}
+
+#[tokio::test]
+async fn a_4gib_claim_under_a_raised_limit_buffers_only_the_bytes_that_arrive() {
+    let mut limits = with_read_timeout(READ_TIMEOUT);
+    limits.max_frame = u32::MAX as usize;
+    let mut bytes = u32::MAX.to_le_bytes().to_vec();
+    bytes.resize(256 * 1024, 0);
+    attack(
+        WireFormat::V2,
+        limits,
+        &bytes,
+        ProtocolError::ReadTimeout(READ_TIMEOUT),
+    )
+    .await;
+    assert_no_allocation_of_the_claim();
 }
 
 #[tokio::test]
@@ -193,7 +265,7 @@ async fn a_frame_trickled_a_byte_per_100ms_is_cut_off_by_the_read_timeout() {
     let timeout = Duration::from_secs(1);
     for wire in [WireFormat::V1, WireFormat::V2] {
         let logs = logs::capture();
-        let (server, listener, mut closes) = hostile_target(wire, timeout);
+        let (server, listener, mut closes) = hostile_target(wire, with_read_timeout(timeout));
         let bystander = Bystander::start(&addr(&listener), wire).await;
         let mut frame = BytesMut::new();
         frames::default_codec(wire)
