@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::{Bytes, BytesMut};
 use cluster_core::wire::{FrameCodec, WireFormat};
-use cluster_core::{Error, Limits, Node, Peer, Request};
+use cluster_core::{Error, Limits, Node, Request};
 use support::remote::RemoteNode;
-use support::{Bystander, Events, PATIENCE, addr, echo, events, logs, wait_until};
+use support::{Bystander, Events, PATIENCE, addr, echo, events, logs, spawn_calls, wait_until};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -164,32 +164,15 @@ impl Gated {
         }
     }
 
-    /// Lets every handler through, now and from now on.
-    fn open(&self) {
+    /// Lets every handler through, then checks that every call got its
+    /// answer and that `limit` handlers, never more, ran at once.
+    async fn open(self, calls: Vec<JoinHandle<Result<Bytes, Error>>>, body: &Bytes, limit: usize) {
         self.gate.add_permits(Semaphore::MAX_PERMITS / 2);
-    }
-
-    /// Checks that `limit` handlers, and never more, ran at once, and that
-    /// none is running now.
-    fn assert_ran_at_most(&self, limit: usize) {
+        for call in calls {
+            assert_eq!(&call.await.expect("task").expect("call"), body);
+        }
         assert_eq!(self.most.load(Ordering::SeqCst), limit);
         assert_eq!(self.running.load(Ordering::SeqCst), 0);
-    }
-}
-
-/// Makes `n` calls of `body` at once; returns their tasks.
-fn flood(peer: &Peer, n: usize, body: &Bytes) -> Vec<JoinHandle<Result<Bytes, Error>>> {
-    (0..n)
-        .map(|_| {
-            let (peer, body) = (peer.clone(), body.clone());
-            tokio::spawn(async move { peer.call(1, body).await })
-        })
-        .collect()
-}
-
-async fn all_answered(calls: Vec<JoinHandle<Result<Bytes, Error>>>, body: &Bytes) {
-    for call in calls {
-        assert_eq!(&call.await.expect("task").expect("call"), body);
     }
 }
 
@@ -204,7 +187,7 @@ async fn at_most_max_concurrent_requests_handlers_run_and_the_rest_wait_their_tu
         .connect(server.addr())
         .await;
     let body = Bytes::from_static(b"in turn");
-    let calls = flood(&peer, 2000, &body);
+    let calls = spawn_calls(&peer, 2000, 1, body.clone());
 
     gated.started(LIMIT).await;
     // The accept loop, the reader and the writer, and one task per handler:
@@ -215,9 +198,7 @@ async fn at_most_max_concurrent_requests_handlers_run_and_the_rest_wait_their_tu
         gated.starts.try_next().is_none(),
         "a handler started past the limit"
     );
-    gated.open();
-    all_answered(calls, &body).await;
-    gated.assert_ran_at_most(LIMIT);
+    gated.open(calls, &body, LIMIT).await;
 }
 
 #[tokio::test]
@@ -237,14 +218,12 @@ async fn a_flood_beyond_what_may_wait_pauses_reading_until_a_handler_ends() {
         .await;
     // Far more than the requests that may wait while reading goes on.
     let body = Bytes::from(vec![3u8; 32 * 1024]);
-    let calls = flood(&peer, 256, &body);
+    let calls = spawn_calls(&peer, 256, 1, body.clone());
 
     gated.started(LIMIT).await;
     logs.line_with(&["request limit reached: pausing reads"])
         .await;
-    gated.open();
-    all_answered(calls, &body).await;
-    gated.assert_ran_at_most(LIMIT);
+    gated.open(calls, &body, LIMIT).await;
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use cluster_core::{Error, Limits, Node, Request};
 use support::remote::RemoteNode;
-use support::{events, observed_node};
+use support::{events, observed_node, spawn_calls};
 
 /// The server's host address. The only addresses besides 127.0.0.1 that
 /// the tests use, and only inside their own namespaces.
@@ -202,12 +202,7 @@ fn calls_across_hosts_fail_clearly_while_the_link_is_cut_and_resume_when_it_is_b
         );
         let peer = client.connect(&addr).await;
         assert_eq!(peer.call(1, "across").await.expect("call"), "across");
-        let pending: Vec<_> = (0..10)
-            .map(|_| {
-                let peer = peer.clone();
-                tokio::spawn(async move { peer.call(2, "pending").await })
-            })
-            .collect();
+        let pending = spawn_calls(&peer, 10, 2, "pending");
         for _ in 0..10 {
             arrivals.next().await;
         }

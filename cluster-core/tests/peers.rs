@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use cluster_core::{Error, Node, Request};
-use support::{addr, echo_server, events, logs, observed_node};
+use support::{addr, echo_server, events, logs, observed_node, spawn_calls};
 
 #[tokio::test]
 async fn server_calls_the_client_back_through_the_accepted_peer() {
@@ -163,12 +163,7 @@ async fn pending_calls_fail_at_once_when_the_connection_drops() {
     let peer = Node::builder().build().connect(&addr(&listener)).await;
     let accepted = accepts.next().await;
 
-    let calls: Vec<_> = (0..100)
-        .map(|_| {
-            let peer = peer.clone();
-            tokio::spawn(async move { peer.call(1, "wait").await })
-        })
-        .collect();
+    let calls = spawn_calls(&peer, 100, 1, "wait");
     for _ in 0..100 {
         requests.next().await;
     }

@@ -59,6 +59,23 @@ pub async fn poll<T>(mut probe: impl FnMut() -> Option<T>) -> Option<T> {
     }
 }
 
+/// `n` calls of `cmd` with `body` through `peer`, each in its own task, so
+/// that all are in flight at once.
+pub fn spawn_calls(
+    peer: &Peer,
+    n: usize,
+    cmd: u32,
+    body: impl Into<Bytes>,
+) -> Vec<JoinHandle<Result<Bytes, Error>>> {
+    let body = body.into();
+    (0..n)
+        .map(|_| {
+            let (peer, body) = (peer.clone(), body.clone());
+            tokio::spawn(async move { peer.call(cmd, body).await })
+        })
+        .collect()
+}
+
 /// Events reported by callbacks and handlers, awaited in order.
 pub struct Events<T> {
     rx: mpsc::UnboundedReceiver<T>,
