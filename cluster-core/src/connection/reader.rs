@@ -68,13 +68,21 @@ async fn read_frames(conn: &Arc<Connection>, peer: &Peer, rd: &mut OwnedReadHalf
                     cmd,
                     trace_id,
                     body,
-                } => waiting.push(Request {
-                    cmd,
-                    session,
-                    trace_id,
-                    body,
-                    peer: peer.clone(),
-                }),
+                } => {
+                    let req = Request {
+                        cmd,
+                        session,
+                        trace_id,
+                        body,
+                        peer: peer.clone(),
+                    };
+                    match requests.clone().try_acquire_owned() {
+                        Ok(permit) if waiting.is_empty() => {
+                            dispatch::spawn(conn.clone(), req, permit);
+                        }
+                        _ => waiting.push(req),
+                    }
+                }
             }
         }
         while let Ok(permit) = requests.clone().try_acquire_owned() {
