@@ -34,10 +34,13 @@ pub struct Limits {
     ///
     /// The default value for this parameter is 16 MiB.
     pub write_queue: usize,
-    /// Requests of one connection that may be handled at once. When that
-    /// many handlers are running, the connection is not read until one ends:
-    /// the sender feels TCP back-pressure instead of the node spawning
-    /// without bound.
+    /// Requests of one connection that may be handled at once. Requests
+    /// that arrive while that many handlers run wait, in order, with no task
+    /// of their own, and start as handlers end. Reading goes on meanwhile,
+    /// so that responses to the node's own calls still arrive (a running
+    /// handler may be waiting for one), until 1 MiB of requests wait: then
+    /// the connection is not read until a handler ends, and the sender feels
+    /// TCP back-pressure instead of the node buffering without bound.
     ///
     /// The default value for this parameter is 4096.
     pub max_concurrent_requests: usize,
@@ -47,6 +50,19 @@ pub struct Limits {
     ///
     /// The default value for this parameter is 30 seconds.
     pub frame_read_timeout: Option<Duration>,
+    /// How long a peer may leave the node's TCP traffic unacknowledged
+    /// before its connection is declared dead. An idle connection is probed
+    /// (TCP keepalive, every quarter of this, at least every second); a
+    /// connection whose probes, or (on Linux) whose data, go unacknowledged
+    /// this long is closed: calls on it fail with [`crate::Error::Closed`]
+    /// and an outbound peer reconnects on its next call. This catches a peer
+    /// whose host vanished or whose link was cut, which sends no FIN or RST
+    /// and would otherwise hold the connection open for ever. A live peer
+    /// that only reads slowly still acknowledges, and is not affected.
+    /// `None` leaves the system's defaults (no probes of idle connections).
+    ///
+    /// The default value for this parameter is 60 seconds.
+    pub dead_peer_timeout: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -57,6 +73,7 @@ impl Default for Limits {
             write_queue: 16 * 1024 * 1024,
             max_concurrent_requests: 4096,
             frame_read_timeout: Some(Duration::from_secs(30)),
+            dead_peer_timeout: Some(Duration::from_secs(60)),
         }
     }
 }

@@ -15,6 +15,7 @@ mod writer;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
 
 use tokio::net::TcpStream;
 use tokio::task::AbortHandle;
@@ -66,6 +67,11 @@ impl Connection {
     /// connection is reachable from its peer, so that a connection that dies
     /// at once is seen dying.
     pub(crate) fn start(self: &Arc<Self>, stream: TcpStream, peer: Peer) {
+        if let Some(timeout) = self.node.config.limits.dead_peer_timeout {
+            if let Err(error) = detect_dead_peer(&stream, timeout) {
+                tracing::debug!(conn = self.id, %error, "dead-peer detection not set");
+            }
+        }
         let (rd, wr) = stream.into_split();
         let reader = tokio::spawn(reader::run(self.clone(), peer, rd)).abort_handle();
         let writer = tokio::spawn(writer::run(self.clone(), wr)).abort_handle();
@@ -145,4 +151,25 @@ impl Connection {
     fn lock_tasks(&self) -> std::sync::MutexGuard<'_, Tasks> {
         self.tasks.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Has the kernel close `stream` once its peer leaves probes or data
+/// unacknowledged for `timeout` (see [`crate::Limits::dead_peer_timeout`]).
+fn detect_dead_peer(stream: &TcpStream, timeout: Duration) -> std::io::Result<()> {
+    let socket = socket2::SockRef::from(stream);
+    // Keepalive counts in whole seconds; probing four times per timeout
+    // bounds detection at about 1.25 times it.
+    let probe = (timeout / 4).max(Duration::from_secs(1));
+    let retries = u32::try_from(timeout.as_secs() / probe.as_secs()).unwrap_or(u32::MAX);
+    socket.set_tcp_keepalive(
+        &socket2::TcpKeepalive::new()
+            .with_time(probe)
+            .with_interval(probe)
+            .with_retries(retries.max(1)),
+    )?;
+    // Also bounds unacknowledged data, and makes keepalive give up after
+    // `timeout` rather than after a count of probes.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    socket.set_tcp_user_timeout(Some(timeout))?;
+    Ok(())
 }

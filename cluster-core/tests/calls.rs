@@ -2,13 +2,15 @@
 
 mod support;
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use cluster_core::{Error, Node, Request, trace};
-use support::{Noise, addr, events};
+use cluster_core::{Error, Node, NodeBuilder, Peer, Request, WireFormat, trace};
+use support::{Noise, addr, events, observed_node};
+use tokio::sync::Semaphore;
 
 /// Tags a body with the command that handled it.
 fn tagged(cmd: u32, body: &[u8]) -> Bytes {
@@ -218,4 +220,98 @@ async fn oversize_body_fails_with_too_large_and_writes_nothing() {
         1,
         "only the valid call reached the server"
     );
+}
+
+/// A node that starts every connection's sessions at `first`, tags what it
+/// echoes with the command, records the sessions of the requests it gets,
+/// and holds requests of command 9 until `hold` has a permit.
+fn wrapping_node(
+    wire: WireFormat,
+    first: u32,
+    hold: &Arc<Semaphore>,
+) -> (NodeBuilder, Arc<Mutex<BTreeSet<u32>>>) {
+    let seen: Arc<Mutex<BTreeSet<u32>>> = Arc::default();
+    let (hold, record) = (hold.clone(), seen.clone());
+    let builder = Node::builder()
+        .wire(wire)
+        .first_session(first)
+        .handler(move |req: Request| {
+            record.lock().expect("sessions").insert(req.session);
+            let hold = hold.clone();
+            async move {
+                if req.cmd == 9 {
+                    hold.acquire().await.expect("open").forget();
+                }
+                Some(tagged(req.cmd, &req.body))
+            }
+        });
+    (builder, seen)
+}
+
+/// `n` concurrent calls of command 1 through `peer`, each checked against
+/// its own body.
+async fn concurrent_calls(peer: &Peer, n: u32) {
+    let calls: Vec<_> = (0..n)
+        .map(|i| {
+            let peer = peer.clone();
+            tokio::spawn(async move {
+                let body = Bytes::from(i.to_string());
+                assert_eq!(
+                    peer.call(1, body.clone()).await.expect("call"),
+                    tagged(1, &body)
+                );
+            })
+        })
+        .collect();
+    for call in calls {
+        call.await.expect("call task");
+    }
+}
+
+#[tokio::test]
+async fn calls_across_the_session_wrap_keep_matching_in_both_directions() {
+    const LAST: u32 = 0x7fff_ffff;
+    const FIRST: u32 = LAST - 99;
+    const CALLS: u32 = 300;
+    for wire in [WireFormat::V1, WireFormat::V2] {
+        let hold = Arc::new(Semaphore::new(0));
+        let (server, server_seen) = wrapping_node(wire, FIRST, &hold);
+        let (server, mut accepts, _) = observed_node(server);
+        let listener = server.listen("127.0.0.1:0").expect("bind");
+        let (client, client_seen) = wrapping_node(wire, FIRST, &hold);
+        let peer = client.build().connect(&addr(&listener)).await;
+        let back = accepts.next().await;
+
+        // The first session of each direction stays in flight across the
+        // wrap, and is answered after it.
+        let held = {
+            let (peer, back) = (peer.clone(), back.clone());
+            tokio::spawn(async move { tokio::join!(peer.call(9, "early"), back.call(9, "back")) })
+        };
+        support::wait_until("both held calls arrive", || {
+            [&server_seen, &client_seen]
+                .iter()
+                .all(|seen| seen.lock().expect("sessions").contains(&FIRST))
+        })
+        .await;
+        tokio::join!(
+            concurrent_calls(&peer, CALLS),
+            concurrent_calls(&back, CALLS)
+        );
+        hold.add_permits(2);
+        let (early, back_early) = held.await.expect("held calls");
+        assert_eq!(early.expect("held call"), tagged(9, b"early"), "{wire:?}");
+        assert_eq!(
+            back_early.expect("held callback"),
+            tagged(9, b"back"),
+            "{wire:?}"
+        );
+
+        // One session per call, counting on from FIRST through 2^31 - 1 to 0.
+        let expected: BTreeSet<u32> = (FIRST..=LAST).chain(0..=CALLS - 100).collect();
+        for seen in [&server_seen, &client_seen] {
+            assert_eq!(*seen.lock().expect("sessions"), expected, "{wire:?}");
+        }
+        assert_eq!(peer.pending_calls() + back.pending_calls(), 0);
+    }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use cluster_core::{Error, Node, Request};
-use support::{addr, echo_server, events, observed_node};
+use support::{addr, echo_server, events, logs, observed_node, spawn_calls};
 
 #[tokio::test]
 async fn server_calls_the_client_back_through_the_accepted_peer() {
@@ -163,12 +163,7 @@ async fn pending_calls_fail_at_once_when_the_connection_drops() {
     let peer = Node::builder().build().connect(&addr(&listener)).await;
     let accepted = accepts.next().await;
 
-    let calls: Vec<_> = (0..100)
-        .map(|_| {
-            let peer = peer.clone();
-            tokio::spawn(async move { peer.call(1, "wait").await })
-        })
-        .collect();
+    let calls = spawn_calls(&peer, 100, 1, "wait");
     for _ in 0..100 {
         requests.next().await;
     }
@@ -240,31 +235,67 @@ fn listen_outside_a_runtime_is_an_error_not_a_panic() {
 }
 
 #[tokio::test]
-async fn handler_panic_is_contained_and_the_connection_keeps_serving() {
+async fn handler_panics_are_logged_with_cmd_and_session_and_the_connection_keeps_serving() {
+    let logs = logs::capture();
+    let (panicked, mut panics) = events();
     let server = Node::builder()
-        .handler(|req: Request| async move {
-            if req.cmd == 13 {
-                panic!("unlucky request");
+        .handler(move |req: Request| {
+            let panicked = panicked.clone();
+            // Command 14 panics before its future exists, 13 inside it.
+            if req.cmd == 14 {
+                let _ = panicked.send((req.cmd, req.session));
+                panic!("unlucky before");
             }
-            Some(req.body)
+            async move {
+                tokio::task::yield_now().await;
+                if req.cmd == 13 {
+                    let _ = panicked.send((req.cmd, req.session));
+                    panic!("unlucky inside");
+                }
+                Some(req.body)
+            }
         })
         .build();
     let listener = server.listen("127.0.0.1:0").expect("bind");
     let peer = Node::builder().build().connect(&addr(&listener)).await;
-    let err = peer
-        .call_timeout(13, "boom", Duration::from_millis(100))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::Timeout),
-        "no response to a panicked request: {err}"
-    );
-    assert_eq!(
-        peer.call(1, "fine")
-            .await
-            .expect("same connection serves on"),
-        "fine"
-    );
+
+    let calls: Vec<_> = (0..30u32)
+        .map(|i| {
+            let peer = peer.clone();
+            let cmd = [1, 13, 14][i as usize % 3];
+            tokio::spawn(async move {
+                let body = i.to_string();
+                // A panicked request is never answered: only its timeout
+                // ends it, so it gets a short one.
+                let result = match cmd {
+                    1 => peer.call(cmd, body.clone()).await,
+                    _ => {
+                        peer.call_timeout(cmd, body.clone(), Duration::from_millis(300))
+                            .await
+                    }
+                };
+                match cmd {
+                    1 => assert_eq!(result.expect("served"), body),
+                    _ => assert!(
+                        matches!(result, Err(Error::Timeout)),
+                        "no response to a panicked request: {result:?}"
+                    ),
+                }
+            })
+        })
+        .collect();
+    for call in calls {
+        call.await.expect("call task");
+    }
+    for _ in 0..20 {
+        let (cmd, session) = panics.next().await;
+        logs.line_with(&[
+            "handler panicked",
+            &format!("cmd={cmd} session={session} panic=\"unlucky"),
+        ])
+        .await;
+    }
+    assert_eq!(peer.call(1, "after").await.expect("still served"), "after");
     assert_eq!(server.stats().connections, 1);
 }
 

@@ -5,12 +5,13 @@ use bytes::{Bytes, BytesMut};
 use cluster_core::ProtocolError;
 use cluster_core::wire::{ACK, Frame, FrameCodec, WireFormat, v1, v2};
 use proptest::prelude::*;
+use support::frames::{
+    Decoded, check_stream, decode_in_chunks, decode_whole, default_codec, encode,
+};
+
+mod support;
 
 const SILLY_FRAMES: &str = include_str!("fixtures/silly-frames.txt");
-
-fn codec(format: WireFormat) -> FrameCodec {
-    FrameCodec::new(format, v2::DEFAULT_MAX_FRAME, v2::DEFAULT_WARN_FRAME)
-}
 
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len())
@@ -47,22 +48,9 @@ fn silly_frames() -> Vec<(&'static str, Vec<u8>)> {
     frames
 }
 
-fn encode(codec: &FrameCodec, frame: &Frame, dst: &mut BytesMut) {
-    match frame {
-        Frame::Request {
-            session,
-            cmd,
-            trace_id,
-            body,
-        } => codec.encode_request(dst, *session, *cmd, *trace_id, body),
-        Frame::Response { session, body } => codec.encode_response(dst, *session, body),
-    }
-    .expect("within limits")
-}
-
 #[test]
 fn every_captured_silly_frame_decodes_and_reencodes_byte_for_byte() {
-    let codec = codec(WireFormat::V1);
+    let codec = default_codec(WireFormat::V1);
     let frames = silly_frames();
     assert_eq!(frames.len(), 10, "fixture holds ten frames");
     for (comment, bytes) in frames {
@@ -116,7 +104,7 @@ fn captured_traced_request_carries_silly_trace_layout() {
         .into_iter()
         .nth(8)
         .expect("traced ping frame");
-    let frame = codec(WireFormat::V1)
+    let frame = default_codec(WireFormat::V1)
         .decode(&mut BytesMut::from(&bytes[..]))
         .expect("valid")
         .expect("complete");
@@ -131,7 +119,7 @@ fn captured_traced_request_carries_silly_trace_layout() {
 
 #[test]
 fn v2_layout_puts_the_header_first() {
-    let codec = codec(WireFormat::V2);
+    let codec = default_codec(WireFormat::V2);
     let mut dst = BytesMut::new();
     codec
         .encode_request(&mut dst, 5, 0x0103, 0x0102_a1e7_0001_0102, b"abc")
@@ -154,7 +142,7 @@ fn v2_layout_puts_the_header_first() {
 
 #[test]
 fn v1_send_side_limits_are_65519_for_requests_and_65531_for_responses() {
-    let codec = codec(WireFormat::V1);
+    let codec = default_codec(WireFormat::V1);
     let mut dst = BytesMut::new();
     let max_request = vec![7u8; v1::MAX_REQUEST_BODY];
     codec
@@ -224,7 +212,7 @@ fn v2_send_side_respects_the_hard_limit() {
 
 #[test]
 fn short_payloads_are_protocol_errors() {
-    let v1 = codec(WireFormat::V1);
+    let v1 = default_codec(WireFormat::V1);
     // len 3: not even a session word.
     let err = v1
         .decode(&mut BytesMut::from(&[0, 3, 1, 2, 3][..]))
@@ -251,7 +239,7 @@ fn short_payloads_are_protocol_errors() {
         })
     );
 
-    let v2 = codec(WireFormat::V2);
+    let v2 = default_codec(WireFormat::V2);
     let err = v2
         .decode(&mut BytesMut::from(&[2, 0, 0, 0, 1, 2][..]))
         .unwrap_err();
@@ -265,7 +253,7 @@ fn short_payloads_are_protocol_errors() {
 
 #[test]
 fn v2_oversize_length_is_refused_from_the_header_alone() {
-    let codec = codec(WireFormat::V2);
+    let codec = default_codec(WireFormat::V2);
     let mut src = BytesMut::from(&u32::MAX.to_le_bytes()[..]);
     let err = codec.decode(&mut src).unwrap_err();
     assert_eq!(
@@ -280,7 +268,7 @@ fn v2_oversize_length_is_refused_from_the_header_alone() {
 #[test]
 fn ten_thousand_queued_frames_decode_in_order() {
     for format in [WireFormat::V1, WireFormat::V2] {
-        let codec = codec(format);
+        let codec = default_codec(format);
         let frames: Vec<Frame> = (0..10_000u32).map(sample_frame).collect();
         let mut stream = BytesMut::new();
         for frame in &frames {
@@ -309,23 +297,6 @@ fn sample_frame(i: u32) -> Frame {
     }
 }
 
-fn decode_in_chunks(codec: &FrameCodec, stream: &[u8], cuts: &[usize]) -> Vec<Frame> {
-    let mut buf = BytesMut::new();
-    let mut frames = Vec::new();
-    let mut at = 0;
-    for &cut in cuts.iter().chain(std::iter::once(&stream.len())) {
-        let cut = cut.clamp(at, stream.len());
-        buf.extend_from_slice(&stream[at..cut]);
-        at = cut;
-        while let Some(frame) = codec.decode(&mut buf).expect("valid stream") {
-            frames.push(frame);
-        }
-        assert!(codec.missing(&buf) > 0 || buf.is_empty());
-    }
-    assert!(buf.is_empty(), "no bytes left over");
-    frames
-}
-
 fn arb_frame() -> impl Strategy<Value = Frame> {
     let body = proptest::collection::vec(any::<u8>(), 0..300).prop_map(Bytes::from);
     prop_oneof![
@@ -350,15 +321,36 @@ proptest! {
         cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..40),
         v2 in any::<bool>(),
     ) {
-        let codec = codec(if v2 { WireFormat::V2 } else { WireFormat::V1 });
+        let codec = default_codec(if v2 { WireFormat::V2 } else { WireFormat::V1 });
         let mut stream = BytesMut::new();
         for frame in &frames {
             encode(&codec, frame, &mut stream);
         }
         let mut cuts: Vec<usize> = cuts.iter().map(|i| i.index(stream.len() + 1)).collect();
         cuts.sort_unstable();
-        prop_assert_eq!(&decode_in_chunks(&codec, &stream, &cuts), &frames);
+        let whole = Decoded::complete(frames);
+        prop_assert_eq!(&decode_whole(&codec, &stream), &whole);
+        prop_assert_eq!(&decode_in_chunks(&codec, &stream, &cuts), &whole);
         let every_byte: Vec<usize> = (1..stream.len()).collect();
-        prop_assert_eq!(&decode_in_chunks(&codec, &stream, &every_byte), &frames);
+        prop_assert_eq!(&decode_in_chunks(&codec, &stream, &every_byte), &whole);
+    }
+}
+
+/// Inputs kept from fuzzing (`fuzz/`): crashers once fixed, and seeds.
+#[test]
+fn fuzz_regression_inputs_keep_the_stream_properties() {
+    for (format, dir) in [(WireFormat::V1, "frame_v1"), (WireFormat::V2, "frame_v2")] {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/fuzz")
+            .join(dir);
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).expect("fuzz fixtures") {
+            let path = entry.expect("fixture entry").path();
+            let input = std::fs::read(&path).expect("fixture");
+            let outcome = std::panic::catch_unwind(|| check_stream(format, &input));
+            assert!(outcome.is_ok(), "{} fails again", path.display());
+            checked += 1;
+        }
+        assert!(checked > 0, "no inputs in {}", dir.display());
     }
 }

@@ -1,11 +1,18 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod frames;
+pub mod logs;
+pub mod remote;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use cluster_core::{Error, Listener, Node, Peer, Request};
-use tokio::sync::mpsc;
+use cluster_core::{Error, Listener, Node, Peer, Request, WireFormat};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
 /// How long a test waits for an event before declaring it lost. Far above
 /// anything the events need; only a broken test waits this long.
@@ -18,11 +25,55 @@ pub fn addr(listener: &Listener) -> String {
 
 /// A server node that echoes every request body, listening on 127.0.0.1.
 pub fn echo_server() -> (Node, Listener) {
-    let node = Node::builder()
-        .handler(|req: Request| async move { Some(req.body) })
-        .build();
+    let node = Node::builder().handler(echo).build();
     let listener = node.listen("127.0.0.1:0").expect("bind");
     (node, listener)
+}
+
+/// The handler that answers every request with its own body.
+pub async fn echo(req: Request) -> Option<Bytes> {
+    Some(req.body)
+}
+
+/// Waits until `condition` holds, checking every few milliseconds: for
+/// states that no event announces (counters, stats). Panics after
+/// [`PATIENCE`], naming `what` it waited for.
+pub async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    if poll(|| condition().then_some(())).await.is_none() {
+        panic!("not within {PATIENCE:?}: {what}");
+    }
+}
+
+/// The first `Some` that `probe` returns, checking every few milliseconds;
+/// `None` if none comes within [`PATIENCE`].
+pub async fn poll<T>(mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if let Some(found) = probe() {
+            return Some(found);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// `n` calls of `cmd` with `body` through `peer`, each in its own task, so
+/// that all are in flight at once.
+pub fn spawn_calls(
+    peer: &Peer,
+    n: usize,
+    cmd: u32,
+    body: impl Into<Bytes>,
+) -> Vec<JoinHandle<Result<Bytes, Error>>> {
+    let body = body.into();
+    (0..n)
+        .map(|_| {
+            let (peer, body) = (peer.clone(), body.clone());
+            tokio::spawn(async move { peer.call(cmd, body).await })
+        })
+        .collect()
 }
 
 /// Events reported by callbacks and handlers, awaited in order.
@@ -86,5 +137,64 @@ impl Noise {
     pub fn bytes(&mut self, max_len: usize) -> Bytes {
         let len = (self.next_u64() % (max_len as u64 + 1)) as usize;
         (0..len).map(|_| self.next_u64() as u8).collect()
+    }
+}
+
+/// A well-behaved client that calls a node over and over from its own
+/// connection while something else happens to the node, and reports every
+/// call that failed or came back wrong.
+pub struct Bystander {
+    calls: Arc<AtomicU64>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Vec<String>>,
+}
+
+impl Bystander {
+    /// Connects to the echo node at `addr` and starts calling once a first
+    /// call has succeeded.
+    pub async fn start(addr: &str, wire: WireFormat) -> Self {
+        let peer = Node::builder().wire(wire).build().connect(addr).await;
+        assert_eq!(peer.call(1, "hello").await.expect("first call"), "hello");
+        let calls = Arc::new(AtomicU64::new(0));
+        let (stop, mut stopped) = watch::channel(false);
+        let counter = calls.clone();
+        let task = tokio::spawn(async move {
+            let mut pace = tokio::time::interval(Duration::from_millis(2));
+            let mut failures = Vec::new();
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => return failures,
+                    _ = pace.tick() => {}
+                }
+                let n = counter.load(Ordering::SeqCst);
+                let body = Bytes::from(n.to_string());
+                match peer.call(1, body.clone()).await {
+                    Ok(reply) if reply == body => {}
+                    Ok(reply) => failures.push(format!("call {n} got {reply:?}")),
+                    Err(error) => failures.push(format!("call {n}: {error}")),
+                }
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        Self { calls, stop, task }
+    }
+
+    /// Waits until `n` more calls have been made.
+    pub async fn calls_more(&self, n: u64) {
+        let target = self.calls.load(Ordering::SeqCst) + n;
+        wait_until("bystander calls", || {
+            self.calls.load(Ordering::SeqCst) >= target
+        })
+        .await;
+    }
+
+    /// Stops calling; panics unless every call succeeded.
+    pub async fn finish(self) {
+        let _ = self.stop.send(true);
+        let failures = self.task.await.expect("bystander task");
+        assert!(
+            failures.is_empty(),
+            "the bystander saw errors: {failures:?}"
+        );
     }
 }
