@@ -4,6 +4,7 @@
 
 use proc_macro::TokenStream;
 
+mod errors;
 mod service;
 mod zproto;
 

@@ -6,7 +6,7 @@ use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
 use syn::{Attribute, ItemTrait, LitInt, Path, Token, TraitItem, TraitItemFn};
 
-use super::Errors;
+use crate::errors::Errors;
 
 /// Which codec encodes the service's messages.
 pub(crate) enum Codec {

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use syn::spanned::Spanned;
 use syn::{Attribute, FnArg, Ident, ItemTrait, Pat, ReturnType, Type};
 
-use super::Errors;
 use super::parse::{Codec, Method, Service};
+use crate::errors::Errors;
 
 /// A service that follows every rule, ready for generation.
 pub(crate) struct Checked {
@@ -81,7 +81,7 @@ pub(crate) fn validate(service: Service) -> syn::Result<Checked> {
             checked.push(method);
         }
     }
-    errors.finish()?;
+    errors.finish(())?;
     Ok(Checked {
         codec,
         item,

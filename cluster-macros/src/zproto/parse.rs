@@ -7,7 +7,7 @@
 //! #[zproto(tag = 1, ty = "ushort", name = "x", map = "id")]
 //! ```
 
-use proc_macro2::Span;
+use crate::errors::Errors;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
@@ -45,28 +45,6 @@ impl Parse for Arg {
         let key: Ident = input.parse()?;
         input.parse::<Token![=]>()?;
         Ok(Arg::Pair(key, input.parse()?))
-    }
-}
-
-/// Collects errors so that users see every mistake at once.
-#[derive(Default)]
-pub(crate) struct Errors(Option<syn::Error>);
-
-impl Errors {
-    pub(crate) fn push(&mut self, err: syn::Error) {
-        match &mut self.0 {
-            Some(all) => all.combine(err),
-            None => self.0 = Some(err),
-        }
-    }
-
-    pub(crate) fn at(&mut self, span: Span, message: impl std::fmt::Display) {
-        self.push(syn::Error::new(span, message));
-    }
-
-    /// `Ok(value)` if nothing was pushed.
-    pub(crate) fn finish<T>(self, value: T) -> syn::Result<T> {
-        self.0.map_or(Ok(value), Err)
     }
 }
 

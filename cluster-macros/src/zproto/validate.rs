@@ -15,8 +15,9 @@ use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::{GenericArgument, PathArguments, Type};
 
+use crate::errors::Errors;
 use crate::zproto::model::{Elem, Field, Message, Repeat};
-use crate::zproto::parse::{Errors, RawField, RawMessage};
+use crate::zproto::parse::{RawField, RawMessage};
 
 pub(crate) fn message(raw: RawMessage) -> syn::Result<Message> {
     let mut errors = Errors::default();
