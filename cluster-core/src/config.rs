@@ -35,9 +35,9 @@ pub struct Limits {
     /// The default value for this parameter is 16 MiB.
     pub write_queue: usize,
     /// Requests of one connection that may be handled at once. When that
-    /// many handlers are running, the connection is not read until one ends:
+    /// many handlers are waiting, the connection is not read until one ends:
     /// the sender feels TCP back-pressure instead of the node spawning
-    /// without bound.
+    /// without bound. A handler that finishes without waiting never counts.
     ///
     /// The default value for this parameter is 4096.
     pub max_concurrent_requests: usize,

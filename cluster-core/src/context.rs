@@ -24,8 +24,8 @@ pub fn peer() -> Option<Peer> {
     PEER.try_with(Peer::clone).ok()
 }
 
-/// Runs a handler future as the handling of a request from `peer` in trace
-/// `trace_id`.
-pub(crate) async fn serve<F: Future>(peer: Peer, trace_id: u64, fut: F) -> F::Output {
-    PEER.scope(peer, crate::trace::scope(trace_id, fut)).await
+/// Runs `f`, one step of the handling of a request from `peer` in trace
+/// `trace_id`, with both set as the current task's.
+pub(crate) fn enter<R>(peer: Peer, trace_id: u64, f: impl FnOnce() -> R) -> R {
+    PEER.sync_scope(peer, || crate::trace::enter(trace_id, f))
 }

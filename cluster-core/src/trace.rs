@@ -52,6 +52,11 @@ pub async fn scope<F: Future>(trace_id: u64, fut: F) -> F::Output {
     CURRENT.scope(trace_id, fut).await
 }
 
+/// Runs `f` as a step of trace `trace_id`; see [`crate::context::enter`].
+pub(crate) fn enter<R>(trace_id: u64, f: impl FnOnce() -> R) -> R {
+    CURRENT.sync_scope(trace_id, f)
+}
+
 /// The trace id a request sent now by node `node_id` carries: the current
 /// trace's upper 48 bits with `node_id` as sender, or just `node_id`.
 pub(crate) fn outgoing(node_id: u16) -> u64 {

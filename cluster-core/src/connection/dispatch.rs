@@ -1,41 +1,107 @@
-//! The dispatcher: runs each request's handler in its own task and queues
-//! its response.
+//! The dispatcher: runs each request's handler and queues its response.
+//!
+//! A handler is first polled by the reader itself: one that finishes at
+//! once (most do) costs no task, no scheduling and no copy of its future.
+//! One that is not ready moves, as it is, to a task of its own, so a slow
+//! handler never holds up the other requests of its connection. Polling
+//! before spawning is sound because the future is boxed, hence not moved
+//! in memory, and the new task polls it again at once, so it registers the
+//! task's waker instead of the reader's.
 
 use std::any::Any;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::{Pin, pin};
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
+use bytes::Bytes;
 use tokio::sync::OwnedSemaphorePermit;
-use tracing::Instrument;
 
 use super::Connection;
 use crate::context;
-use crate::handler::Request;
+use crate::handler::{BoxedResponse, Request};
+use crate::peer::Peer;
 
-/// Spawns the handling of `req`. `permit` is held until the handler ends,
-/// bounding the handlers that run at once per connection.
-pub(super) fn spawn(conn: Arc<Connection>, req: Request, permit: OwnedSemaphorePermit) {
-    let (cmd, session, trace_id) = (req.cmd, req.session, req.trace_id);
-    let span =
-        tracing::info_span!("request", cmd, session, trace_id = %format_args!("{trace_id:016x}"));
-    let peer = req.peer.clone();
-    let task = async move {
-        // The handler is called inside the context too, so even its
-        // synchronous part sees the trace and peer, and a panic there is
-        // caught like one in its future.
-        let handling = pin!(async { conn.node.handler.handle_boxed(req).await });
-        let outcome = context::serve(peer, trace_id, CatchUnwind(handling)).await;
-        drop(permit);
-        match outcome {
-            Ok(Some(body)) => {
+/// The handling of one request, from calling the handler to queueing its
+/// response.
+pub(super) struct Handling {
+    conn: Arc<Connection>,
+    peer: Peer,
+    cmd: u32,
+    session: u32,
+    trace_id: u64,
+    state: State,
+    span: tracing::Span,
+    /// Taken when the handling leaves the reader; bounds the handlers that
+    /// run at once per connection.
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+enum State {
+    /// The handler is called on the first poll, inside the request's
+    /// context, so even its synchronous part sees the trace and the peer.
+    Start(Request),
+    Running(BoxedResponse),
+    Done,
+}
+
+impl Handling {
+    pub(super) fn new(conn: Arc<Connection>, req: Request) -> Self {
+        let (cmd, session, trace_id) = (req.cmd, req.session, req.trace_id);
+        Self {
+            conn,
+            peer: req.peer.clone(),
+            cmd,
+            session,
+            trace_id,
+            state: State::Start(req),
+            span: tracing::info_span!(
+                "request",
+                cmd,
+                session,
+                trace_id = %format_args!("{trace_id:016x}")
+            ),
+            permit: None,
+        }
+    }
+
+    /// Polls the handling once on the caller's stack. A pending handling
+    /// must then be spawned with [`Handling::spawn`].
+    pub(super) fn poll_inline(&mut self) -> Poll<()> {
+        // The task it may move to polls it again at once, so nothing has to
+        // be woken from here.
+        Pin::new(self).poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    /// Finishes a pending handling in a task of its own, holding `permit`.
+    pub(super) fn spawn(mut self, permit: Option<OwnedSemaphorePermit>) {
+        self.permit = permit;
+        tokio::spawn(self);
+    }
+}
+
+impl Future for Handling {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let _entered = this.span.enter();
+        let (state, conn) = (&mut this.state, &this.conn);
+        // A panic is turned into a value, so that it is logged with the
+        // request's cmd and session and the connection carries on.
+        let polled = context::enter(this.peer.clone(), this.trace_id, || {
+            catch_unwind(AssertUnwindSafe(|| state.poll(conn, cx)))
+        });
+        let (cmd, session) = (this.cmd, this.session);
+        match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(Some(body))) => {
                 if let Err(error) = conn.write_response(session, &body) {
                     tracing::warn!(cmd, session, %error, "response dropped");
                 }
             }
-            Ok(None) => {}
+            Ok(Poll::Ready(None)) => {}
             Err(panic) => tracing::error!(
                 cmd,
                 session,
@@ -43,22 +109,26 @@ pub(super) fn spawn(conn: Arc<Connection>, req: Request, permit: OwnedSemaphoreP
                 "handler panicked"
             ),
         }
-    };
-    tokio::spawn(task.instrument(span));
+        this.permit = None;
+        Poll::Ready(())
+    }
 }
 
-/// Turns a panic inside the handler into a value, so the task can log it
-/// with the request's cmd and session and the connection carries on.
-struct CatchUnwind<F>(F);
-
-impl<F: Future + Unpin> Future for CatchUnwind<F> {
-    type Output = std::thread::Result<F::Output>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match catch_unwind(AssertUnwindSafe(|| Pin::new(&mut self.0).poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Err(panic) => Poll::Ready(Err(panic)),
+impl State {
+    fn poll(&mut self, conn: &Connection, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        loop {
+            match std::mem::replace(self, State::Done) {
+                State::Start(req) => *self = State::Running(conn.node.handler.handle_boxed(req)),
+                State::Running(mut fut) => {
+                    let polled = fut.as_mut().poll(cx);
+                    if polled.is_pending() {
+                        *self = State::Running(fut);
+                    }
+                    return polled;
+                }
+                // Not polled again after it finished or panicked.
+                State::Done => return Poll::Ready(None),
+            }
         }
     }
 }

@@ -9,7 +9,8 @@ use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use super::{Connection, dispatch};
+use super::Connection;
+use super::dispatch::Handling;
 use crate::error::{Error, ProtocolError};
 use crate::handler::Request;
 use crate::peer::Peer;
@@ -64,16 +65,12 @@ async fn read_frames(conn: &Arc<Connection>, peer: &Peer, rd: &mut OwnedReadHalf
                     trace_id,
                     body,
                 } => {
-                    let permit = match requests.clone().try_acquire_owned() {
-                        Ok(permit) => permit,
-                        Err(_) => {
-                            tracing::debug!(conn = conn.id, "request limit reached: pausing reads");
-                            match requests.clone().acquire_owned().await {
-                                Ok(permit) => permit,
-                                Err(_) => return Error::Closed,
-                            }
+                    if requests.available_permits() == 0 {
+                        tracing::debug!(conn = conn.id, "request limit reached: pausing reads");
+                        if requests.acquire().await.is_err() {
+                            return Error::Closed;
                         }
-                    };
+                    }
                     let req = Request {
                         cmd,
                         session,
@@ -81,7 +78,11 @@ async fn read_frames(conn: &Arc<Connection>, peer: &Peer, rd: &mut OwnedReadHalf
                         body,
                         peer: peer.clone(),
                     };
-                    dispatch::spawn(conn.clone(), req, permit);
+                    let mut handling = Handling::new(conn.clone(), req);
+                    if handling.poll_inline().is_pending() {
+                        // Only this reader takes permits, and one was free.
+                        handling.spawn(requests.clone().try_acquire_owned().ok());
+                    }
                 }
             }
         }
