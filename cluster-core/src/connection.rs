@@ -118,7 +118,7 @@ impl Connection {
             (tasks.reader.take(), tasks.writer.take())
         };
         self.node.connections.remove(self.id);
-        self.sessions.close(&Error::Closed);
+        self.sessions.close();
         self.writes.close();
         if let Some(reader) = reader {
             reader.abort();

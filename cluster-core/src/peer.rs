@@ -12,7 +12,7 @@ use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::node::NodeShared;
 use crate::reconnect::Dialer;
-use crate::session::{CancelOnDrop, Pending};
+use crate::session::Reply;
 use crate::trace;
 
 /// A handle on a remote node: from [`crate::Node::connect`] (outbound) or
@@ -94,12 +94,11 @@ impl Peer {
     async fn request(&self, cmd: u32, body: &[u8]) -> Result<Bytes> {
         let conn = self.connection().await?;
         let trace_id = trace::outgoing(self.inner.node.config.node_id);
-        let Pending { session, reply } = conn.sessions.register()?;
-        let mut cancel = CancelOnDrop::new(&conn.sessions, session);
+        let session = conn.sessions.register()?;
+        // Forgets the call if it ends early: a failed write, a timeout.
+        let reply = Reply::new(&conn.sessions, session);
         conn.write_request(session, cmd, trace_id, body)?;
-        let response = reply.await.unwrap_or(Err(Error::Closed));
-        cancel.disarm();
-        response
+        reply.await
     }
 
     /// Sends request `cmd` with `body` and waits for nothing: returns once the
