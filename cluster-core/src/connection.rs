@@ -1,5 +1,5 @@
-//! One TCP connection: its session table, its write queue, and the reader and
-//! writer tasks that move its frames.
+//! One TCP connection: its session table, its write queue, the reader and
+//! writer tasks that move its frames, and the task that times its calls out.
 //!
 //! A call goes: peer → [`Connection::write_request`] → write queue → writer
 //! task → socket; its response comes: socket → reader task → session table →
@@ -41,6 +41,7 @@ struct Tasks {
     down: bool,
     reader: Option<AbortHandle>,
     writer: Option<AbortHandle>,
+    timeouts: Option<AbortHandle>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -69,13 +70,18 @@ impl Connection {
         let (rd, wr) = stream.into_split();
         let reader = tokio::spawn(reader::run(self.clone(), peer, rd)).abort_handle();
         let writer = tokio::spawn(writer::run(self.clone(), wr)).abort_handle();
+        let conn = self.clone();
+        let timeouts =
+            tokio::spawn(async move { conn.sessions.run_timeouts().await }).abort_handle();
         let mut tasks = self.lock_tasks();
         if tasks.down {
             reader.abort();
             writer.abort();
+            timeouts.abort();
         } else {
             tasks.reader = Some(reader);
             tasks.writer = Some(writer);
+            tasks.timeouts = Some(timeouts);
         }
     }
 
@@ -108,20 +114,23 @@ impl Connection {
     /// what is queued (for at most the node's timeout) and no close callback
     /// fires. Otherwise `reason` says why the connection was lost.
     pub(crate) fn shutdown(&self, reason: Error, local: bool) {
-        let (reader, writer) = {
+        let (stopped, writer) = {
             let mut tasks = self.lock_tasks();
             if tasks.down {
                 return;
             }
             tasks.down = true;
             self.open.store(false, Ordering::Release);
-            (tasks.reader.take(), tasks.writer.take())
+            (
+                [tasks.reader.take(), tasks.timeouts.take()],
+                tasks.writer.take(),
+            )
         };
         self.node.connections.remove(self.id);
         self.sessions.close();
         self.writes.close();
-        if let Some(reader) = reader {
-            reader.abort();
+        for task in stopped.into_iter().flatten() {
+            task.abort();
         }
         if let Some(writer) = writer {
             if local {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
+use tokio::time::Instant;
 
 use crate::connection::Connection;
 use crate::error::{Error, Result};
@@ -86,18 +87,14 @@ impl Peer {
         timeout: Duration,
     ) -> Result<Bytes> {
         let body = body.into();
-        tokio::time::timeout(timeout, self.request(cmd, &body))
-            .await
-            .unwrap_or(Err(Error::Timeout))
-    }
-
-    async fn request(&self, cmd: u32, body: &[u8]) -> Result<Bytes> {
-        let conn = self.connection().await?;
+        let deadline = Instant::now() + timeout;
+        let conn = self.connection_by(deadline).await?;
         let trace_id = trace::outgoing(self.inner.node.config.node_id);
-        let session = conn.sessions.register()?;
-        // Forgets the call if it ends early: a failed write, a timeout.
+        // The connection's timeout task fails the call at `deadline`.
+        let session = conn.sessions.register(deadline)?;
+        // Forgets the call if it ends early: a failed write, a drop.
         let reply = Reply::new(&conn.sessions, session);
-        conn.write_request(session, cmd, trace_id, body)?;
+        conn.write_request(session, cmd, trace_id, &body)?;
         reply.await
     }
 
@@ -106,15 +103,11 @@ impl Peer {
     /// response, if the remote handler sends one, is dropped.
     pub async fn send(&self, cmd: u32, body: impl Into<Bytes>) -> Result<()> {
         let body = body.into();
-        let send = async {
-            let conn = self.connection().await?;
-            let trace_id = trace::outgoing(self.inner.node.config.node_id);
-            let session = conn.sessions.next_unregistered();
-            conn.write_request(session, cmd, trace_id, &body)
-        };
-        tokio::time::timeout(self.inner.node.config.timeout, send)
-            .await
-            .unwrap_or(Err(Error::Timeout))
+        let deadline = Instant::now() + self.inner.node.config.timeout;
+        let conn = self.connection_by(deadline).await?;
+        let trace_id = trace::outgoing(self.inner.node.config.node_id);
+        let session = conn.sessions.next_unregistered();
+        conn.write_request(session, cmd, trace_id, &body)
     }
 
     /// Closes the peer: its connection is shut down (queued frames are still
@@ -173,6 +166,17 @@ impl Peer {
             Origin::Inbound(_) => Err(Error::PeerClosed),
             Origin::Outbound(dialer) => dialer.connect(self).await,
         }
+    }
+
+    /// [`Peer::connection`], giving up reconnecting at `deadline`. An open
+    /// connection is returned without a timer.
+    async fn connection_by(&self, deadline: Instant) -> Result<Arc<Connection>> {
+        if let Some(conn) = self.current()? {
+            return Ok(conn);
+        }
+        tokio::time::timeout_at(deadline, self.connection())
+            .await
+            .unwrap_or(Err(Error::Timeout))
     }
 
     /// The open connection, if there is one; an error if the peer is closed.
