@@ -74,9 +74,9 @@ impl Peer {
     /// error when an outbound peer could not reconnect, and
     /// [`Error::TooLarge`] or [`Error::Overloaded`] when nothing could be
     /// written.
-    pub async fn call(&self, cmd: u32, body: impl Into<Bytes>) -> Result<Bytes> {
+    pub fn call(&self, cmd: u32, body: impl Into<Bytes>) -> impl Future<Output = Result<Bytes>> {
+        // Not an `async fn`: that would wrap the call's future in another.
         self.call_timeout(cmd, body, self.inner.node.config.timeout)
-            .await
     }
 
     /// [`Peer::call`] with its own timeout, which also bounds reconnecting.
@@ -88,7 +88,7 @@ impl Peer {
     ) -> Result<Bytes> {
         let body = body.into();
         let deadline = Instant::now() + timeout;
-        let conn = self.connection_by(deadline).await?;
+        let conn = self.connection_within(timeout).await?;
         let trace_id = trace::outgoing(self.inner.node.config.node_id);
         // The connection's timeout task fails the call at `deadline`.
         let session = conn.sessions.register(deadline)?;
@@ -103,8 +103,9 @@ impl Peer {
     /// response, if the remote handler sends one, is dropped.
     pub async fn send(&self, cmd: u32, body: impl Into<Bytes>) -> Result<()> {
         let body = body.into();
-        let deadline = Instant::now() + self.inner.node.config.timeout;
-        let conn = self.connection_by(deadline).await?;
+        let conn = self
+            .connection_within(self.inner.node.config.timeout)
+            .await?;
         let trace_id = trace::outgoing(self.inner.node.config.node_id);
         let session = conn.sessions.next_unregistered();
         conn.write_request(session, cmd, trace_id, &body)
@@ -168,13 +169,15 @@ impl Peer {
         }
     }
 
-    /// [`Peer::connection`], giving up reconnecting at `deadline`. An open
-    /// connection is returned without a timer.
-    async fn connection_by(&self, deadline: Instant) -> Result<Arc<Connection>> {
+    /// [`Peer::connection`], giving up reconnecting after `timeout`. An open
+    /// connection is returned without a timer or a clock read.
+    async fn connection_within(&self, timeout: Duration) -> Result<Arc<Connection>> {
         if let Some(conn) = self.current()? {
             return Ok(conn);
         }
-        tokio::time::timeout_at(deadline, self.connection())
+        // Boxed: reconnecting is rare, and its future is large (resolving,
+        // connecting); inline, it made every call's future 650 bytes.
+        Box::pin(tokio::time::timeout(timeout, self.connection()))
             .await
             .unwrap_or(Err(Error::Timeout))
     }

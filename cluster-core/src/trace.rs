@@ -44,17 +44,16 @@ pub fn compose(root_node: u16, seconds: u16, seq: u16, sender_node: u16) -> u64 
 /// The trace id of the current task, if it runs inside one (a handler, or a
 /// future passed to [`scope`]).
 pub fn current() -> Option<u64> {
-    CURRENT.try_with(|id| *id).ok()
+    // A scope entered inside a handler is the innermost.
+    CURRENT
+        .try_with(|id| *id)
+        .ok()
+        .or_else(crate::context::trace_id)
 }
 
 /// Runs `fut` as part of trace `trace_id`: requests it sends carry it.
 pub async fn scope<F: Future>(trace_id: u64, fut: F) -> F::Output {
     CURRENT.scope(trace_id, fut).await
-}
-
-/// Runs `f` as a step of trace `trace_id`; see [`crate::context::enter`].
-pub(crate) fn enter<R>(trace_id: u64, f: impl FnOnce() -> R) -> R {
-    CURRENT.sync_scope(trace_id, f)
 }
 
 /// The trace id a request sent now by node `node_id` carries: the current
