@@ -2,12 +2,14 @@
 //! `Peer::send`, with default settings except the limits the memory
 //! measurement needs.
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cluster::{Error, Limits, Node, Peer, Request};
+use cluster::{DEFAULT_TIMEOUT, Error, Limits, Node, Peer, Request};
+use futures::TryFutureExt;
 
 use crate::system::{CallResult, Cmd, Sent, System, serve};
 
@@ -52,12 +54,15 @@ impl System for ClusterRaw {
         Ok(peer)
     }
 
-    async fn call(peer: &Peer, cmd: Cmd, body: Bytes) -> CallResult<Bytes> {
-        let call = match cmd {
-            Cmd::Hold => peer.call_timeout(cmd.id(), body, HOLD_TIMEOUT).await,
-            _ => peer.call(cmd.id(), body).await,
+    // Not an `async fn`, which would add its own state to the call's future
+    // that the in-flight memory measurement weighs.
+    fn call(peer: &Peer, cmd: Cmd, body: Bytes) -> impl Future<Output = CallResult<Bytes>> + Send {
+        let timeout = match cmd {
+            Cmd::Hold => HOLD_TIMEOUT,
+            _ => DEFAULT_TIMEOUT,
         };
-        call.map_err(|e| e.to_string())
+        peer.call_timeout(cmd.id(), body, timeout)
+            .map_err(|e| e.to_string())
     }
 
     async fn send(peer: &Peer, body: Bytes) -> CallResult<Sent> {

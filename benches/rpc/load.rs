@@ -3,13 +3,15 @@
 //! Every caller checks every answer (an echo of a body that names the
 //! caller), so a run that completes is also a correctness check.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::stats::{Histogram, cpu_time, rss};
 use crate::system::{CallResult, Cmd, Sent, System, decode_count};
@@ -185,6 +187,8 @@ async fn sender<S: System>(
 pub struct MemoryCost {
     pub client: f64,
     pub server: f64,
+    /// The size of one call's future, for the in-flight measurement.
+    pub future: usize,
 }
 
 /// Memory per idle connection: `n` connections, each used once.
@@ -220,15 +224,11 @@ pub async fn in_flight<S: System>(
     let base = count::<S>(&probe).await?;
     let before = settled_rss(server_pid).await;
 
+    let future = std::mem::size_of_val(&S::call(&client, Cmd::Hold, body.clone()));
     let held = body.clone();
     let answers = tokio::spawn(async move {
-        let calls: FuturesUnordered<_> = (0..n)
-            .map(|_| S::call(&client, Cmd::Hold, held.clone()))
-            .collect();
-        calls
-            .map(|answer| answer.map(|b| b.len()))
-            .collect::<Vec<_>>()
-            .await
+        let calls = (0..n).map(|_| Box::pin(S::call(&client, Cmd::Hold, held.clone())));
+        all(calls.collect()).await
     });
     let deadline = Instant::now() + DRAIN_PATIENCE;
     while count::<S>(&probe).await? - base < n as u64 {
@@ -241,10 +241,13 @@ pub async fn in_flight<S: System>(
 
     S::call(&probe, Cmd::Release, Bytes::new()).await?;
     let answers = answers.await.map_err(|e| e.to_string())?;
-    if answers.len() != n || answers.iter().any(|a| *a != Ok(body.len())) {
+    if answers.len() != n || answers.iter().any(|a| a.as_ref() != Ok(&body)) {
         return Err("a held call failed".into());
     }
-    Ok(per_item(before, after, n))
+    Ok(MemoryCost {
+        future,
+        ..per_item(before, after, n)
+    })
 }
 
 /// Both processes' resident memory once allocations have settled.
@@ -258,5 +261,28 @@ fn per_item(before: (u64, u64), after: (u64, u64), n: usize) -> MemoryCost {
     MemoryCost {
         client: per(before.0, after.0),
         server: per(before.1, after.1),
+        future: 0,
     }
+}
+
+/// Drives `calls` to completion. Each call is in a box of its own size, as
+/// an application holding it would keep it, and no container adds a node
+/// per call: the client's memory per call is the call's own.
+async fn all<F: Future>(mut calls: Vec<Pin<Box<F>>>) -> Vec<F::Output> {
+    let mut done = Vec::with_capacity(calls.len());
+    std::future::poll_fn(move |cx| {
+        calls.retain_mut(|call| match call.as_mut().poll(cx) {
+            Poll::Ready(answer) => {
+                done.push(answer);
+                false
+            }
+            Poll::Pending => true,
+        });
+        if calls.is_empty() {
+            Poll::Ready(std::mem::take(&mut done))
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
 }

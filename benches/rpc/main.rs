@@ -162,7 +162,7 @@ fn run_client(role: &str, args: &Args) -> Result<(), String> {
                 } else {
                     load::in_flight::<S>(addr, server_pid, n).await
                 })?;
-                Ok(format!("{} {}", cost.client, cost.server))
+                Ok(format!("{} {} {}", cost.client, cost.server, cost.future))
             }
             other => Err(format!("unknown role {other}")),
         }
@@ -324,21 +324,22 @@ fn orchestrate(args: &Args) -> Result<(), String> {
     let mut memory = Vec::new();
     if !args.flag("no-memory") {
         for system in &plan.systems {
-            let measure = |role: &str, n: usize| -> Result<(f64, f64), String> {
+            let measure = |role: &str, n: usize| -> Result<[f64; 3], String> {
                 let line = client_process(
                     system,
                     Flavor::MultiThread,
                     role,
                     &["--n".into(), n.to_string()],
                 )?;
-                report::parse_pair(&line)
+                report::parse_memory(&line)
             };
-            let idle = measure("idle", plan.idle_conns)?;
-            let in_flight = measure("in-flight", plan.in_flight_calls)?;
+            let [idle_client, idle_server, _] = measure("idle", plan.idle_conns)?;
+            let [client, server, future] = measure("in-flight", plan.in_flight_calls)?;
             memory.push(Memory {
                 system: system.clone(),
-                idle,
-                in_flight,
+                idle: (idle_client, idle_server),
+                in_flight: (client, server),
+                future,
             });
         }
     }

@@ -22,7 +22,7 @@ use tokio::task::AbortHandle;
 use crate::error::Error;
 use crate::node::NodeShared;
 use crate::peer::{Peer, PeerShared};
-use crate::session::Sessions;
+use crate::session::{Owner, Sessions};
 
 pub(crate) use writer::WriteQueue;
 
@@ -45,6 +45,12 @@ struct Tasks {
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Owner for Arc<Connection> {
+    fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+}
 
 impl Connection {
     /// A connection for `peer`; nothing runs until [`Connection::start`].

@@ -2,8 +2,11 @@
 //! sends go.
 
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -80,22 +83,37 @@ impl Peer {
     }
 
     /// [`Peer::call`] with its own timeout, which also bounds reconnecting.
-    pub async fn call_timeout(
+    pub fn call_timeout(
         &self,
         cmd: u32,
         body: impl Into<Bytes>,
         timeout: Duration,
-    ) -> Result<Bytes> {
-        let body = body.into();
-        let deadline = Instant::now() + timeout;
-        let conn = self.connection_within(timeout).await?;
+    ) -> impl Future<Output = Result<Bytes>> {
+        Call {
+            state: CallState::Start {
+                peer: self,
+                cmd,
+                body: body.into(),
+                timeout,
+            },
+        }
+    }
+
+    /// Registers a call (which the connection's timeout task fails at
+    /// `deadline`) and queues its request.
+    fn start_call(
+        &self,
+        conn: Arc<Connection>,
+        cmd: u32,
+        body: &[u8],
+        deadline: Instant,
+    ) -> Result<Reply<Arc<Connection>>> {
         let trace_id = trace::outgoing(self.inner.node.config.node_id);
-        // The connection's timeout task fails the call at `deadline`.
         let session = conn.sessions.register(deadline)?;
-        // Forgets the call if it ends early: a failed write, a drop.
-        let reply = Reply::new(&conn.sessions, session);
-        conn.write_request(session, cmd, trace_id, &body)?;
-        reply.await
+        // Forgets the call if it ends early: a failed write here, a drop later.
+        let reply = Reply::new(conn, session);
+        reply.owner().write_request(session, cmd, trace_id, body)?;
+        Ok(reply)
     }
 
     /// Sends request `cmd` with `body` and waits for nothing: returns once the
@@ -103,9 +121,14 @@ impl Peer {
     /// response, if the remote handler sends one, is dropped.
     pub async fn send(&self, cmd: u32, body: impl Into<Bytes>) -> Result<()> {
         let body = body.into();
-        let conn = self
-            .connection_within(self.inner.node.config.timeout)
-            .await?;
+        let conn = match self.current()? {
+            Some(conn) => conn,
+            // Boxed: reconnecting is rare and its future large.
+            None => {
+                let deadline = Instant::now() + self.inner.node.config.timeout;
+                Box::pin(self.reconnect_by(deadline)).await?
+            }
+        };
         let trace_id = trace::outgoing(self.inner.node.config.node_id);
         let session = conn.sessions.next_unregistered();
         conn.write_request(session, cmd, trace_id, &body)
@@ -169,15 +192,9 @@ impl Peer {
         }
     }
 
-    /// [`Peer::connection`], giving up reconnecting after `timeout`. An open
-    /// connection is returned without a timer or a clock read.
-    async fn connection_within(&self, timeout: Duration) -> Result<Arc<Connection>> {
-        if let Some(conn) = self.current()? {
-            return Ok(conn);
-        }
-        // Boxed: reconnecting is rare, and its future is large (resolving,
-        // connecting); inline, it made every call's future 650 bytes.
-        Box::pin(tokio::time::timeout(timeout, self.connection()))
+    /// [`Peer::connection`], giving up at `deadline`.
+    async fn reconnect_by(&self, deadline: Instant) -> Result<Arc<Connection>> {
+        tokio::time::timeout_at(deadline, self.connection())
             .await
             .unwrap_or(Err(Error::Timeout))
     }
@@ -219,6 +236,84 @@ impl Peer {
             .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A call: reconnecting if need be, then waiting for its response. Written
+/// out rather than an `async fn`, which keeps its arguments for its whole
+/// life: every call in flight would hold 176 bytes instead of 64.
+struct Call<'a> {
+    state: CallState<'a>,
+}
+
+enum CallState<'a> {
+    Start {
+        peer: &'a Peer,
+        cmd: u32,
+        body: Bytes,
+        timeout: Duration,
+    },
+    /// Rare, and large: boxed.
+    Connecting(Box<Connecting<'a>>),
+    Waiting(Reply<Arc<Connection>>),
+    Done,
+}
+
+struct Connecting<'a> {
+    peer: &'a Peer,
+    cmd: u32,
+    body: Bytes,
+    deadline: Instant,
+    connect: Pin<Box<dyn Future<Output = Result<Arc<Connection>>> + Send + 'a>>,
+}
+
+impl Future for Call<'_> {
+    type Output = Result<Bytes>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Bytes>> {
+        loop {
+            match std::mem::replace(&mut self.state, CallState::Done) {
+                CallState::Start {
+                    peer,
+                    cmd,
+                    body,
+                    timeout,
+                } => {
+                    let deadline = Instant::now() + timeout;
+                    self.state = match peer.current() {
+                        Err(e) => return Poll::Ready(Err(e)),
+                        Ok(Some(conn)) => {
+                            CallState::Waiting(peer.start_call(conn, cmd, &body, deadline)?)
+                        }
+                        Ok(None) => CallState::Connecting(Box::new(Connecting {
+                            peer,
+                            cmd,
+                            body,
+                            deadline,
+                            connect: Box::pin(peer.reconnect_by(deadline)),
+                        })),
+                    };
+                }
+                CallState::Connecting(mut c) => match c.connect.as_mut().poll(cx) {
+                    Poll::Pending => {
+                        self.state = CallState::Connecting(c);
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(conn) => {
+                        let reply = c.peer.start_call(conn?, c.cmd, &c.body, c.deadline)?;
+                        self.state = CallState::Waiting(reply);
+                    }
+                },
+                CallState::Waiting(mut reply) => {
+                    let polled = Pin::new(&mut reply).poll(cx);
+                    if polled.is_pending() {
+                        self.state = CallState::Waiting(reply);
+                    }
+                    return polled;
+                }
+                CallState::Done => return Poll::Ready(Err(Error::Closed)),
+            }
+        }
     }
 }
 

@@ -337,39 +337,55 @@ impl Table {
     }
 }
 
+/// Whatever keeps a session table alive while a call waits on it: the
+/// connection, for a call; the table itself, in tests.
+pub(crate) trait Owner {
+    fn sessions(&self) -> &Sessions;
+}
+
+impl Owner for &Sessions {
+    fn sessions(&self) -> &Sessions {
+        self
+    }
+}
+
 /// The response of a registered call. Dropping it before it is ready (the
-/// call timed out or was cancelled) forgets the call, so the table never
-/// keeps dead entries and a late response is dropped.
-pub(crate) struct Reply<'a> {
-    sessions: &'a Sessions,
+/// call was cancelled) forgets the call, so the table never keeps dead
+/// entries and a late response is dropped.
+pub(crate) struct Reply<T: Owner> {
+    owner: T,
     session: u32,
     done: bool,
 }
 
-impl<'a> Reply<'a> {
-    pub(crate) fn new(sessions: &'a Sessions, session: u32) -> Self {
+impl<T: Owner> Reply<T> {
+    pub(crate) fn new(owner: T, session: u32) -> Self {
         Self {
-            sessions,
+            owner,
             session,
             done: false,
         }
     }
+
+    pub(crate) fn owner(&self) -> &T {
+        &self.owner
+    }
 }
 
-impl Future for Reply<'_> {
+impl<T: Owner + Unpin> Future for Reply<T> {
     type Output = Result<Bytes, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let polled = self.sessions.poll_reply(self.session, cx);
+        let polled = self.owner.sessions().poll_reply(self.session, cx);
         self.done = polled.is_ready();
         polled
     }
 }
 
-impl Drop for Reply<'_> {
+impl<T: Owner> Drop for Reply<T> {
     fn drop(&mut self) {
         if !self.done {
-            self.sessions.cancel(self.session);
+            self.owner.sessions().cancel(self.session);
         }
     }
 }
@@ -382,7 +398,7 @@ mod tests {
         Instant::now() + std::time::Duration::from_secs(60)
     }
 
-    fn poll(reply: &mut Reply<'_>) -> Poll<Result<Bytes, Error>> {
+    fn poll(reply: &mut Reply<&Sessions>) -> Poll<Result<Bytes, Error>> {
         Pin::new(reply).poll(&mut Context::from_waker(Waker::noop()))
     }
 

@@ -32,8 +32,9 @@ pub(super) struct Handling {
     session: u32,
     trace_id: u64,
     state: State,
-    /// `None` when no subscriber wants it.
-    span: Option<tracing::Span>,
+    /// `None` when no subscriber wants it; boxed, as a span is 40 bytes
+    /// and every waiting request keeps its handling.
+    span: Option<Box<tracing::Span>>,
     /// Taken when the handling leaves the reader; bounds the handlers that
     /// run at once per connection.
     permit: Option<OwnedSemaphorePermit>,
@@ -82,7 +83,7 @@ impl Future for Handling {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        let _entered = this.span.as_ref().map(tracing::Span::enter);
+        let _entered = this.span.as_deref().map(tracing::Span::enter);
         let (state, conn) = (&mut this.state, &this.conn);
         // A panic is turned into a value, so that it is logged with the
         // request's cmd and session and the connection carries on.
@@ -133,14 +134,14 @@ impl State {
 /// it. Only made when a subscriber wants it: a disabled span still cost
 /// about 200 instructions per request (callgrind), most of it in tracing's
 /// fallback to the `log` crate, which cannot carry span fields anyway.
-fn request_span(cmd: u32, session: u32, trace_id: u64) -> Option<tracing::Span> {
+fn request_span(cmd: u32, session: u32, trace_id: u64) -> Option<Box<tracing::Span>> {
     tracing::enabled!(tracing::Level::INFO).then(|| {
-        tracing::info_span!(
+        Box::new(tracing::info_span!(
             "request",
             cmd,
             session,
             trace_id = %format_args!("{trace_id:016x}")
-        )
+        ))
     })
 }
 
