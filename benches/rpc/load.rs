@@ -191,21 +191,27 @@ pub struct MemoryCost {
     pub future: usize,
 }
 
+/// The body of the memory measurements' calls.
+const LITTLE: &[u8] = &[7; 16];
+
+/// A connection that has carried a call, so its buffers are as they stay.
+async fn used_connection<S: System>(addr: SocketAddr) -> CallResult<S::Client> {
+    let conn = S::connect(addr).await.map_err(|e| e.to_string())?;
+    S::call(&conn, Cmd::Echo, Bytes::from_static(LITTLE)).await?;
+    Ok(conn)
+}
+
 /// Memory per idle connection: `n` connections, each used once.
 pub async fn idle<S: System>(
     addr: SocketAddr,
     server_pid: u32,
     n: usize,
 ) -> CallResult<MemoryCost> {
-    let body = Bytes::from_static(&[7; 16]);
-    let warm = S::connect(addr).await.map_err(|e| e.to_string())?;
-    S::call(&warm, Cmd::Echo, body.clone()).await?;
+    let _warm = used_connection::<S>(addr).await?;
     let before = settled_rss(server_pid).await;
     let mut conns = Vec::with_capacity(n);
     for _ in 0..n {
-        let conn = S::connect(addr).await.map_err(|e| e.to_string())?;
-        S::call(&conn, Cmd::Echo, body.clone()).await?;
-        conns.push(conn);
+        conns.push(used_connection::<S>(addr).await?);
     }
     let after = settled_rss(server_pid).await;
     Ok(per_item(before, after, n))
@@ -217,10 +223,9 @@ pub async fn in_flight<S: System>(
     server_pid: u32,
     n: usize,
 ) -> CallResult<MemoryCost> {
-    let body = Bytes::from_static(&[7; 16]);
-    let client = S::connect(addr).await.map_err(|e| e.to_string())?;
-    let probe = S::connect(addr).await.map_err(|e| e.to_string())?;
-    S::call(&client, Cmd::Echo, body.clone()).await?;
+    let body = Bytes::from_static(LITTLE);
+    let client = used_connection::<S>(addr).await?;
+    let probe = used_connection::<S>(addr).await?;
     let base = count::<S>(&probe).await?;
     let before = settled_rss(server_pid).await;
 

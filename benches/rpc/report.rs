@@ -14,45 +14,37 @@ pub enum Flavor {
     CurrentThread,
 }
 
-impl fmt::Display for Flavor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Flavor::MultiThread => "mt",
-            Flavor::CurrentThread => "ct",
-        })
-    }
-}
-
-impl FromStr for Flavor {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "mt" => Ok(Flavor::MultiThread),
-            "ct" => Ok(Flavor::CurrentThread),
-            _ => Err(format!("flavor {s}: mt or ct")),
+/// `Display` and `FromStr` by name for enums of unit variants.
+macro_rules! names {
+    ($ty:ty { $($variant:path => $name:literal),+ $(,)? }) => {
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(match self {
+                    $($variant => $name),+
+                })
+            }
         }
-    }
-}
 
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Kind::Call => "call",
-            Kind::Send => "send",
-        })
-    }
-}
-
-impl FromStr for Kind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "call" => Ok(Kind::Call),
-            "send" => Ok(Kind::Send),
-            _ => Err(format!("kind {s}: call or send")),
+        impl FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($name => Ok($variant),)+
+                    _ => Err(format!("{s}: expected one of {}", [$($name),+].join(", "))),
+                }
+            }
         }
-    }
+    };
 }
+
+names!(Flavor {
+    Flavor::MultiThread => "mt",
+    Flavor::CurrentThread => "ct",
+});
+names!(Kind {
+    Kind::Call => "call",
+    Kind::Send => "send",
+});
 
 /// One point of the matrix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -311,12 +303,19 @@ pub fn render(
             Flavor::MultiThread => "multi-thread runtimes (`#[tokio::main]`: one worker per core)",
             Flavor::CurrentThread => "current_thread runtimes",
         };
-        let _ = writeln!(out, "### {title}\n");
-        let _ = writeln!(
-            out,
-            "| conns × callers, payload | system | calls/s | p50 µs | p99 µs | p99.9 µs | CPU µs/call | cluster ÷ this |"
+        table_head(
+            &mut out,
+            title,
+            &["conns × callers, payload", "system"],
+            &[
+                "calls/s",
+                "p50 µs",
+                "p99 µs",
+                "p99.9 µs",
+                "CPU µs/call",
+                "cluster ÷ this",
+            ],
         );
-        let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|");
         for row in of_flavor {
             let vs = match row.system.as_str() {
                 CLUSTER => String::new(),
@@ -339,12 +338,18 @@ pub fn render(
         let _ = writeln!(out);
     }
     if !memory.is_empty() {
-        let _ = writeln!(out, "### memory (multi-thread runtimes, resident bytes)\n");
-        let _ = writeln!(
-            out,
-            "| system | per idle connection: client | server | per 16 B call in flight: client | server | call future |"
+        table_head(
+            &mut out,
+            "memory (multi-thread runtimes, resident bytes)",
+            &["system"],
+            &[
+                "per idle connection: client",
+                "server",
+                "per 16 B call in flight: client",
+                "server",
+                "call future",
+            ],
         );
-        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
         for m in memory {
             let _ = writeln!(
                 out,
@@ -359,6 +364,20 @@ pub fn render(
         let _ = writeln!(out, "- {} {goal}", if met { "met:" } else { "NOT met:" });
     }
     out
+}
+
+/// Starts a table: its title, its header, and its alignment row (`left`
+/// columns are text, `right` ones numbers).
+fn table_head(out: &mut String, title: &str, left: &[&str], right: &[&str]) {
+    let _ = writeln!(out, "### {title}\n");
+    let names: Vec<&str> = left.iter().chain(right).copied().collect();
+    let _ = writeln!(out, "| {} |", names.join(" | "));
+    let aligns: Vec<&str> = left
+        .iter()
+        .map(|_| "---")
+        .chain(right.iter().map(|_| "---:"))
+        .collect();
+    let _ = writeln!(out, "|{}|", aligns.join("|"));
 }
 
 /// Each goal of the issue, checked against this run's figures.
