@@ -346,7 +346,14 @@ fn orchestrate(args: &Args) -> Result<(), String> {
     let finished = report::Machine::now();
     print!(
         "{}",
-        report::render(&rows, &memory, &plan_summary(&plan), &started, &finished)
+        report::render(
+            &rows,
+            &memory,
+            &plan_summary(&plan),
+            &started,
+            &finished,
+            args.flag("smoke")
+        )
     );
     Ok(())
 }

@@ -285,6 +285,7 @@ pub fn render(
     plan: &str,
     started: &Machine,
     finished: &Machine,
+    smoke: bool,
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "\nMachine: {}", machine_description());
@@ -358,6 +359,13 @@ pub fn render(
             );
         }
         let _ = writeln!(out);
+    }
+    if smoke {
+        let _ = writeln!(
+            out,
+            "Smoke run: too short to measure anything; goals not checked."
+        );
+        return out;
     }
     let _ = writeln!(out, "### goals\n");
     for (met, goal) in goals(rows, memory) {
