@@ -9,8 +9,7 @@ use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use super::Connection;
-use super::dispatch::Handling;
+use super::{Connection, dispatch};
 use crate::error::{Error, ProtocolError};
 use crate::handler::Request;
 use crate::peer::Peer;
@@ -78,8 +77,7 @@ async fn read_frames(conn: &Arc<Connection>, peer: &Peer, rd: &mut OwnedReadHalf
                         body,
                         peer: peer.clone(),
                     };
-                    let mut handling = Handling::new(conn.clone(), req);
-                    if handling.poll_inline().is_pending() {
+                    if let Some(handling) = dispatch::start(conn, req) {
                         // Only this reader takes permits, and one was free.
                         handling.spawn(requests.clone().try_acquire_owned().ok());
                     }
