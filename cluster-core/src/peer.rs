@@ -125,7 +125,7 @@ impl Peer {
             Some(conn) => conn,
             // Boxed: reconnecting is rare and its future large.
             None => {
-                let deadline = Instant::now() + self.inner.node.config.timeout;
+                let deadline = deadline_after(self.inner.node.config.timeout);
                 Box::pin(self.reconnect_by(deadline)).await?
             }
         };
@@ -239,6 +239,15 @@ impl Peer {
     }
 }
 
+/// When a wait of `timeout` from now ends. A timeout too long to be added
+/// to the clock (`Duration::MAX` for "never") ends in about 30 years, as
+/// tokio's own timeouts do.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400))
+}
+
 /// A call: reconnecting if need be, then waiting for its response. Written
 /// out rather than an `async fn`, which keeps its arguments for its whole
 /// life: every call in flight would hold 176 bytes instead of 64.
@@ -279,7 +288,7 @@ impl Future for Call<'_> {
                     body,
                     timeout,
                 } => {
-                    let deadline = Instant::now() + timeout;
+                    let deadline = deadline_after(timeout);
                     self.state = match peer.current() {
                         Err(e) => return Poll::Ready(Err(e)),
                         Ok(Some(conn)) => {
@@ -337,5 +346,27 @@ impl fmt::Debug for Peer {
             .field("addr", &self.addr())
             .field("inbound", &self.is_inbound())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Node, Request};
+
+    #[tokio::test]
+    async fn a_timeout_too_long_for_the_clock_means_never() {
+        let server = Node::builder()
+            .handler(|req: Request| async move { Some(req.body) })
+            .build();
+        let listener = server.listen("127.0.0.1:0").expect("bind");
+        let peer = Node::builder()
+            .timeout(Duration::MAX)
+            .build()
+            .connect(&listener.local_addr().to_string())
+            .await;
+        let reply = peer.call_timeout(1, "x", Duration::MAX).await;
+        assert_eq!(reply.expect("call"), "x");
+        peer.send(1, "y").await.expect("send");
     }
 }
