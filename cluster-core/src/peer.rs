@@ -348,25 +348,3 @@ impl fmt::Debug for Peer {
             .finish()
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{Node, Request};
-
-    #[tokio::test]
-    async fn a_timeout_too_long_for_the_clock_means_never() {
-        let server = Node::builder()
-            .handler(|req: Request| async move { Some(req.body) })
-            .build();
-        let listener = server.listen("127.0.0.1:0").expect("bind");
-        let peer = Node::builder()
-            .timeout(Duration::MAX)
-            .build()
-            .connect(&listener.local_addr().to_string())
-            .await;
-        let reply = peer.call_timeout(1, "x", Duration::MAX).await;
-        assert_eq!(reply.expect("call"), "x");
-        peer.send(1, "y").await.expect("send");
-    }
-}

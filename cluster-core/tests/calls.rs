@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use cluster_core::{Error, Node, Request, trace};
-use support::{Noise, addr, events};
+use support::{Noise, addr, echo_server, events};
 
 /// Tags a body with the command that handled it.
 fn tagged(cmd: u32, body: &[u8]) -> Bytes {
@@ -218,4 +218,17 @@ async fn oversize_body_fails_with_too_large_and_writes_nothing() {
         1,
         "only the valid call reached the server"
     );
+}
+
+#[tokio::test]
+async fn a_timeout_too_long_for_the_clock_means_never() {
+    let (_server, listener) = echo_server();
+    let peer = Node::builder()
+        .timeout(Duration::MAX)
+        .build()
+        .connect(&addr(&listener))
+        .await;
+    let reply = peer.call_timeout(1, "x", Duration::MAX).await;
+    assert_eq!(reply.expect("call"), "x");
+    peer.send(1, "y").await.expect("send");
 }
