@@ -3,7 +3,7 @@
 //! separate processes on 127.0.0.1. See BENCHMARKS.md.
 //!
 //! ```text
-//! cargo bench --bench rpc                     # full run (about 25 minutes)
+//! cargo bench --bench rpc                     # full run (about 19 minutes)
 //! cargo bench --bench rpc -- --quick          # under a minute
 //! cargo bench --bench rpc -- --quick --smoke  # CI: every system briefly, no timing
 //! ```
@@ -279,7 +279,13 @@ impl Plan {
                 5000
             }),
             idle_conns: if smoke { 50 } else { 1000 },
-            in_flight_calls: if smoke { 1000 } else { 100_000 },
+            in_flight_calls: if smoke {
+                1000
+            } else if quick {
+                20_000
+            } else {
+                100_000
+            },
             systems: SYSTEMS.map(str::to_owned).to_vec(),
             flavors: vec![Flavor::MultiThread, Flavor::CurrentThread],
         };
