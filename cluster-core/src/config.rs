@@ -34,11 +34,12 @@ pub struct Limits {
     ///
     /// The default value for this parameter is 16 MiB.
     pub write_queue: usize,
-    /// Requests of one connection that may be handled at once. Requests
-    /// that arrive while that many handlers run wait, in order, with no task
-    /// of their own, and start as handlers end. Reading goes on meanwhile,
-    /// so that responses to the node's own calls still arrive (a running
-    /// handler may be waiting for one), until 1 MiB of requests wait: then
+    /// Requests of one connection whose handlers may wait at once (a
+    /// handler that finishes without waiting never counts). Requests that
+    /// arrive while that many handlers wait queue, in order, with no task of
+    /// their own, and start as handlers end. Reading goes on meanwhile, so
+    /// that responses to the node's own calls still arrive (a waiting
+    /// handler may be waiting for one), until 1 MiB of requests queue: then
     /// the connection is not read until a handler ends, and the sender feels
     /// TCP back-pressure instead of the node buffering without bound.
     ///

@@ -1,5 +1,5 @@
-//! One TCP connection: its session table, its write queue, and the reader and
-//! writer tasks that move its frames.
+//! One TCP connection: its session table, its write queue, the reader and
+//! writer tasks that move its frames, and the task that times its calls out.
 //!
 //! A call goes: peer → [`Connection::write_request`] → write queue → writer
 //! task → socket; its response comes: socket → reader task → session table →
@@ -23,7 +23,7 @@ use tokio::task::AbortHandle;
 use crate::error::Error;
 use crate::node::NodeShared;
 use crate::peer::{Peer, PeerShared};
-use crate::session::Sessions;
+use crate::session::{Owner, Sessions};
 
 pub(crate) use writer::WriteQueue;
 
@@ -42,9 +42,16 @@ struct Tasks {
     down: bool,
     reader: Option<AbortHandle>,
     writer: Option<AbortHandle>,
+    timeouts: Option<AbortHandle>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Owner for Arc<Connection> {
+    fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+}
 
 impl Connection {
     /// A connection for `peer`; nothing runs until [`Connection::start`].
@@ -75,13 +82,18 @@ impl Connection {
         let (rd, wr) = stream.into_split();
         let reader = tokio::spawn(reader::run(self.clone(), peer, rd)).abort_handle();
         let writer = tokio::spawn(writer::run(self.clone(), wr)).abort_handle();
+        let conn = self.clone();
+        let timeouts =
+            tokio::spawn(async move { conn.sessions.run_timeouts().await }).abort_handle();
         let mut tasks = self.lock_tasks();
         if tasks.down {
             reader.abort();
             writer.abort();
+            timeouts.abort();
         } else {
             tasks.reader = Some(reader);
             tasks.writer = Some(writer);
+            tasks.timeouts = Some(timeouts);
         }
     }
 
@@ -114,20 +126,23 @@ impl Connection {
     /// what is queued (for at most the node's timeout) and no close callback
     /// fires. Otherwise `reason` says why the connection was lost.
     pub(crate) fn shutdown(&self, reason: Error, local: bool) {
-        let (reader, writer) = {
+        let (stopped, writer) = {
             let mut tasks = self.lock_tasks();
             if tasks.down {
                 return;
             }
             tasks.down = true;
             self.open.store(false, Ordering::Release);
-            (tasks.reader.take(), tasks.writer.take())
+            (
+                [tasks.reader.take(), tasks.timeouts.take()],
+                tasks.writer.take(),
+            )
         };
         self.node.connections.remove(self.id);
-        self.sessions.close(&Error::Closed);
+        self.sessions.close();
         self.writes.close();
-        if let Some(reader) = reader {
-            reader.abort();
+        for task in stopped.into_iter().flatten() {
+            task.abort();
         }
         if let Some(writer) = writer {
             // `close()` may come from outside any runtime; then there is

@@ -24,8 +24,12 @@ pub struct Request {
     pub peer: Peer,
 }
 
-/// Serves requests. Each request is handled in its own task, so a slow
-/// handler never holds up the others on its connection.
+/// Serves requests. Each request is handled on its own: a slow handler
+/// never holds up the others on its connection. A handler is first run by
+/// the connection's reader, and moves to a task of its own at its first
+/// `.await` that is not ready, so one that finishes at once costs no task.
+/// Long computation without an `.await` therefore holds up the reader of
+/// its connection meanwhile: move it to `tokio::task::spawn_blocking`.
 ///
 /// Returning `Some(body)` sends a response with that body; `None` sends
 /// nothing, as for a one-way request. A closure

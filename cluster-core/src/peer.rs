@@ -2,17 +2,21 @@
 //! sends go.
 
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use tokio::time::Instant;
 
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::node::NodeShared;
 use crate::reconnect::Dialer;
-use crate::session::{CancelOnDrop, Pending};
+use crate::session::Reply;
 use crate::trace;
 
 /// A handle on a remote node: from [`crate::Node::connect`] (outbound) or
@@ -73,33 +77,43 @@ impl Peer {
     /// error when an outbound peer could not reconnect, and
     /// [`Error::TooLarge`] or [`Error::Overloaded`] when nothing could be
     /// written.
-    pub async fn call(&self, cmd: u32, body: impl Into<Bytes>) -> Result<Bytes> {
+    pub fn call(&self, cmd: u32, body: impl Into<Bytes>) -> impl Future<Output = Result<Bytes>> {
+        // Not an `async fn`: that would wrap the call's future in another.
         self.call_timeout(cmd, body, self.inner.node.config.timeout)
-            .await
     }
 
     /// [`Peer::call`] with its own timeout, which also bounds reconnecting.
-    pub async fn call_timeout(
+    pub fn call_timeout(
         &self,
         cmd: u32,
         body: impl Into<Bytes>,
         timeout: Duration,
-    ) -> Result<Bytes> {
-        let body = body.into();
-        tokio::time::timeout(timeout, self.request(cmd, &body))
-            .await
-            .unwrap_or(Err(Error::Timeout))
+    ) -> impl Future<Output = Result<Bytes>> {
+        Call {
+            state: CallState::Start {
+                peer: self,
+                cmd,
+                body: body.into(),
+                timeout,
+            },
+        }
     }
 
-    async fn request(&self, cmd: u32, body: &[u8]) -> Result<Bytes> {
-        let conn = self.connection().await?;
+    /// Registers a call (which the connection's timeout task fails at
+    /// `deadline`) and queues its request.
+    fn start_call(
+        &self,
+        conn: Arc<Connection>,
+        cmd: u32,
+        body: &[u8],
+        deadline: Instant,
+    ) -> Result<Reply<Arc<Connection>>> {
         let trace_id = trace::outgoing(self.inner.node.config.node_id);
-        let Pending { session, reply } = conn.sessions.register()?;
-        let mut cancel = CancelOnDrop::new(&conn.sessions, session);
-        conn.write_request(session, cmd, trace_id, body)?;
-        let response = reply.await.unwrap_or(Err(Error::Closed));
-        cancel.disarm();
-        response
+        let session = conn.sessions.register(deadline)?;
+        // Forgets the call if it ends early: a failed write here, a drop later.
+        let reply = Reply::new(conn, session);
+        reply.owner().write_request(session, cmd, trace_id, body)?;
+        Ok(reply)
     }
 
     /// Sends request `cmd` with `body` and waits for nothing: returns once the
@@ -107,15 +121,17 @@ impl Peer {
     /// response, if the remote handler sends one, is dropped.
     pub async fn send(&self, cmd: u32, body: impl Into<Bytes>) -> Result<()> {
         let body = body.into();
-        let send = async {
-            let conn = self.connection().await?;
-            let trace_id = trace::outgoing(self.inner.node.config.node_id);
-            let session = conn.sessions.next_unregistered();
-            conn.write_request(session, cmd, trace_id, &body)
+        let conn = match self.current()? {
+            Some(conn) => conn,
+            // Boxed: reconnecting is rare and its future large.
+            None => {
+                let deadline = deadline_after(self.inner.node.config.timeout);
+                Box::pin(self.reconnect_by(deadline)).await?
+            }
         };
-        tokio::time::timeout(self.inner.node.config.timeout, send)
-            .await
-            .unwrap_or(Err(Error::Timeout))
+        let trace_id = trace::outgoing(self.inner.node.config.node_id);
+        let session = conn.sessions.next_unregistered();
+        conn.write_request(session, cmd, trace_id, &body)
     }
 
     /// Closes the peer: its connection is shut down (queued frames are still
@@ -176,6 +192,13 @@ impl Peer {
         }
     }
 
+    /// [`Peer::connection`], giving up at `deadline`.
+    async fn reconnect_by(&self, deadline: Instant) -> Result<Arc<Connection>> {
+        tokio::time::timeout_at(deadline, self.connection())
+            .await
+            .unwrap_or(Err(Error::Timeout))
+    }
+
     /// The open connection, if there is one; an error if the peer is closed.
     pub(crate) fn current(&self) -> Result<Option<Arc<Connection>>> {
         let state = self.state();
@@ -213,6 +236,93 @@ impl Peer {
             .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// When a wait of `timeout` from now ends. A timeout too long to be added
+/// to the clock (`Duration::MAX` for "never") ends in about 30 years, as
+/// tokio's own timeouts do.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400))
+}
+
+/// A call: reconnecting if need be, then waiting for its response. Written
+/// out rather than an `async fn`, which keeps its arguments for its whole
+/// life: every call in flight would hold 176 bytes instead of 64.
+struct Call<'a> {
+    state: CallState<'a>,
+}
+
+enum CallState<'a> {
+    Start {
+        peer: &'a Peer,
+        cmd: u32,
+        body: Bytes,
+        timeout: Duration,
+    },
+    /// Rare, and large: boxed.
+    Connecting(Box<Connecting<'a>>),
+    Waiting(Reply<Arc<Connection>>),
+    Done,
+}
+
+struct Connecting<'a> {
+    peer: &'a Peer,
+    cmd: u32,
+    body: Bytes,
+    deadline: Instant,
+    connect: Pin<Box<dyn Future<Output = Result<Arc<Connection>>> + Send + 'a>>,
+}
+
+impl Future for Call<'_> {
+    type Output = Result<Bytes>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Bytes>> {
+        loop {
+            match std::mem::replace(&mut self.state, CallState::Done) {
+                CallState::Start {
+                    peer,
+                    cmd,
+                    body,
+                    timeout,
+                } => {
+                    let deadline = deadline_after(timeout);
+                    self.state = match peer.current() {
+                        Err(e) => return Poll::Ready(Err(e)),
+                        Ok(Some(conn)) => {
+                            CallState::Waiting(peer.start_call(conn, cmd, &body, deadline)?)
+                        }
+                        Ok(None) => CallState::Connecting(Box::new(Connecting {
+                            peer,
+                            cmd,
+                            body,
+                            deadline,
+                            connect: Box::pin(peer.reconnect_by(deadline)),
+                        })),
+                    };
+                }
+                CallState::Connecting(mut c) => match c.connect.as_mut().poll(cx) {
+                    Poll::Pending => {
+                        self.state = CallState::Connecting(c);
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(conn) => {
+                        let reply = c.peer.start_call(conn?, c.cmd, &c.body, c.deadline)?;
+                        self.state = CallState::Waiting(reply);
+                    }
+                },
+                CallState::Waiting(mut reply) => {
+                    let polled = Pin::new(&mut reply).poll(cx);
+                    if polled.is_pending() {
+                        self.state = CallState::Waiting(reply);
+                    }
+                    return polled;
+                }
+                CallState::Done => return Poll::Ready(Err(Error::Closed)),
+            }
+        }
     }
 }
 

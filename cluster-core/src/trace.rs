@@ -44,7 +44,11 @@ pub fn compose(root_node: u16, seconds: u16, seq: u16, sender_node: u16) -> u64 
 /// The trace id of the current task, if it runs inside one (a handler, or a
 /// future passed to [`scope`]).
 pub fn current() -> Option<u64> {
-    CURRENT.try_with(|id| *id).ok()
+    // A scope entered inside a handler is the innermost.
+    CURRENT
+        .try_with(|id| *id)
+        .ok()
+        .or_else(crate::context::trace_id)
 }
 
 /// Runs `fut` as part of trace `trace_id`: requests it sends carry it.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use cluster_core::{Error, Node, NodeBuilder, Peer, Request, WireFormat, trace};
-use support::{Noise, addr, events, observed_node};
+use support::{Noise, addr, echo_server, events, observed_node};
 use tokio::sync::Semaphore;
 
 /// Tags a body with the command that handled it.
@@ -314,4 +314,17 @@ async fn calls_across_the_session_wrap_keep_matching_in_both_directions() {
         }
         assert_eq!(peer.pending_calls() + back.pending_calls(), 0);
     }
+}
+
+#[tokio::test]
+async fn a_timeout_too_long_for_the_clock_means_never() {
+    let (_server, listener) = echo_server();
+    let peer = Node::builder()
+        .timeout(Duration::MAX)
+        .build()
+        .connect(&addr(&listener))
+        .await;
+    let reply = peer.call_timeout(1, "x", Duration::MAX).await;
+    assert_eq!(reply.expect("call"), "x");
+    peer.send(1, "y").await.expect("send");
 }

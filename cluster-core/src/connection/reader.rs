@@ -76,11 +76,13 @@ async fn read_frames(conn: &Arc<Connection>, peer: &Peer, rd: &mut OwnedReadHalf
                         body,
                         peer: peer.clone(),
                     };
-                    match requests.clone().try_acquire_owned() {
-                        Ok(permit) if waiting.is_empty() => {
-                            dispatch::spawn(conn.clone(), req, permit);
+                    if waiting.is_empty() && requests.available_permits() > 0 {
+                        if let Some(handling) = dispatch::start(conn, req) {
+                            // Only this reader takes permits, and one was free.
+                            handling.spawn(requests.clone().try_acquire_owned().ok());
                         }
-                        _ => waiting.push(req),
+                    } else {
+                        waiting.push(req);
                     }
                 }
             }
@@ -159,13 +161,16 @@ impl Waiting {
         self.requests.push_back(req);
     }
 
-    /// Starts the oldest request with `permit`; false if there was none.
+    /// Starts the oldest request, which holds `permit` if its handler has
+    /// to wait; false if there was none.
     fn dispatch(&mut self, conn: &Arc<Connection>, permit: OwnedSemaphorePermit) -> bool {
         let Some(req) = self.requests.pop_front() else {
             return false;
         };
         self.bytes -= Self::size(&req);
-        dispatch::spawn(conn.clone(), req, permit);
+        if let Some(handling) = dispatch::start(conn, req) {
+            handling.spawn(Some(permit));
+        }
         true
     }
 

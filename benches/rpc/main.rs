@@ -1,0 +1,389 @@
+//! RPC benchmark: this framework against tarpc and a hand-written tokio
+//! reference on the same frame format, in one run, server and client in
+//! separate processes on 127.0.0.1. See BENCHMARKS.md.
+//!
+//! ```text
+//! cargo bench --bench rpc                     # full run (about 19 minutes)
+//! cargo bench --bench rpc -- --quick          # under a minute
+//! cargo bench --bench rpc -- --quick --smoke  # CI: every system briefly, no timing
+//! ```
+//!
+//! The binary re-executes itself with `--role server` or `--role client`
+//! to get the separate processes; the parent only orchestrates and reports.
+
+mod cluster_raw;
+mod load;
+mod reference;
+mod report;
+mod stats;
+mod system;
+mod tarpc;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::Duration;
+
+use crate::load::Load;
+use crate::report::{Flavor, Memory, Point, Row};
+use crate::system::System;
+
+/// Runs `$body` with `$S` bound to the system named `$name`. Adding a system
+/// is a module and a line here.
+macro_rules! with_system {
+    ($name:expr, $S:ident => $body:expr) => {
+        match $name {
+            "cluster" => {
+                type $S = cluster_raw::ClusterRaw;
+                $body
+            }
+            "tarpc" => {
+                type $S = tarpc::Tarpc;
+                $body
+            }
+            "reference" => {
+                type $S = reference::Reference;
+                $body
+            }
+            other => Err(format!("unknown system {other}")),
+        }
+    };
+}
+
+/// Every system, in table order. The framework's typed API (bincode,
+/// zproto) joins here once the service macro exists.
+const SYSTEMS: [&str; 3] = ["cluster", "tarpc", "reference"];
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let outcome = match args.get("role") {
+        Some("server") => run_server(&args),
+        Some(role) => run_client(role, &args),
+        None => orchestrate(&args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rpc bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--key value` and `--flag` arguments; anything else (cargo's `--bench`)
+/// is ignored.
+struct Args(Vec<(String, Option<String>)>);
+
+impl Args {
+    fn parse() -> Self {
+        let mut out = Vec::new();
+        let mut args = std::env::args().skip(1).peekable();
+        while let Some(arg) = args.next() {
+            let Some(key) = arg.strip_prefix("--") else {
+                continue;
+            };
+            let value = args.next_if(|v| !v.starts_with("--"));
+            out.push((key.to_owned(), value));
+        }
+        Self(out)
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| v.as_deref())
+    }
+
+    fn flag(&self, key: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == key)
+    }
+
+    fn need<T: std::str::FromStr>(&self, key: &str) -> Result<T, String> {
+        self.get(key)
+            .ok_or_else(|| format!("missing --{key}"))?
+            .parse()
+            .map_err(|_| format!("bad --{key}"))
+    }
+}
+
+fn runtime(flavor: Flavor) -> Result<tokio::runtime::Runtime, String> {
+    match flavor {
+        Flavor::MultiThread => tokio::runtime::Builder::new_multi_thread(),
+        Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+    }
+    .enable_all()
+    .build()
+    .map_err(|e| e.to_string())
+}
+
+/// Serves until the parent closes our stdin.
+fn run_server(args: &Args) -> Result<(), String> {
+    let system = args.need::<String>("system")?;
+    let rt = runtime(args.need("flavor")?)?;
+    rt.block_on(async {
+        let port = with_system!(system.as_str(), S => S::serve().await.map_err(|e| e.to_string()))?;
+        println!("{port}");
+        std::io::stdout().flush().map_err(|e| e.to_string())?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            let _ = tx.send(());
+        });
+        let _ = rx.await;
+        Ok(())
+    })
+}
+
+/// Runs one measurement against a server and prints its result line.
+fn run_client(role: &str, args: &Args) -> Result<(), String> {
+    let system = args.need::<String>("system")?;
+    let rt = runtime(args.need("flavor")?)?;
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.need::<u16>("port")?));
+    let server_pid = args.need::<u32>("server-pid")?;
+    let line = rt.block_on(async {
+        match role {
+            "client" => {
+                let load = Load {
+                    conns: args.need("conns")?,
+                    callers_per_conn: args.need("callers")?,
+                    payload: args.need("payload")?,
+                    kind: args.need("kind")?,
+                    warmup: Duration::from_millis(args.need("warmup-ms")?),
+                    measure: Duration::from_millis(args.need("measure-ms")?),
+                };
+                with_system!(system.as_str(), S => load::run::<S>(addr, server_pid, load).await)
+                    .map(|m| report::Sample::from(&m).to_line())
+            }
+            "idle" | "in-flight" => {
+                let n = args.need("n")?;
+                let cost = with_system!(system.as_str(), S => if role == "idle" {
+                    load::idle::<S>(addr, server_pid, n).await
+                } else {
+                    load::in_flight::<S>(addr, server_pid, n).await
+                })?;
+                Ok(format!("{} {} {}", cost.client, cost.server, cost.future))
+            }
+            other => Err(format!("unknown role {other}")),
+        }
+    })?;
+    println!("{line}");
+    Ok(())
+}
+
+/// A server process, ended when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(system: &str, flavor: Flavor) -> Result<Self, String> {
+        let mut child = Command::new(exe()?)
+            .args(["--role", "server", "--system", system, "--flavor"])
+            .arg(flavor.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("start server: {e}"))?;
+        let mut line = String::new();
+        let stdout = child.stdout.take().ok_or("server stdout")?;
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        let port = line
+            .trim()
+            .parse()
+            .map_err(|_| format!("{system} server did not start"))?;
+        Ok(Self { child, port })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Closing stdin ends the server; a stuck one is killed.
+        drop(self.child.stdin.take());
+        for _ in 0..200 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn exe() -> Result<std::path::PathBuf, String> {
+    std::env::current_exe().map_err(|e| e.to_string())
+}
+
+/// Runs a client process against a fresh server; returns its result line.
+fn client_process(
+    system: &str,
+    flavor: Flavor,
+    role: &str,
+    extra: &[String],
+) -> Result<String, String> {
+    let server = Server::start(system, flavor)?;
+    let out = Command::new(exe()?)
+        .args(["--role", role, "--system", system, "--flavor"])
+        .arg(flavor.to_string())
+        .args(["--port", &server.port.to_string()])
+        .args(["--server-pid", &server.child.id().to_string()])
+        .args(extra)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("start client: {e}"))?;
+    drop(server);
+    if !out.status.success() {
+        return Err(format!("{system} {role} client failed"));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// How long and how often each point runs.
+struct Plan {
+    points: Vec<Point>,
+    reps: usize,
+    warmup: Duration,
+    measure: Duration,
+    idle_conns: usize,
+    in_flight_calls: usize,
+    systems: Vec<String>,
+    flavors: Vec<Flavor>,
+}
+
+impl Plan {
+    fn from(args: &Args) -> Result<Self, String> {
+        let (quick, smoke) = (args.flag("quick"), args.flag("smoke"));
+        let mut plan = Plan {
+            points: if quick {
+                Point::quick_matrix()
+            } else {
+                Point::matrix()
+            },
+            reps: if quick || smoke { 1 } else { 3 },
+            warmup: Duration::from_millis(if smoke {
+                50
+            } else if quick {
+                200
+            } else {
+                1000
+            }),
+            measure: Duration::from_millis(if smoke {
+                150
+            } else if quick {
+                600
+            } else {
+                5000
+            }),
+            idle_conns: if smoke { 50 } else { 1000 },
+            in_flight_calls: if smoke {
+                1000
+            } else if quick {
+                20_000
+            } else {
+                100_000
+            },
+            systems: SYSTEMS.map(str::to_owned).to_vec(),
+            flavors: vec![Flavor::MultiThread, Flavor::CurrentThread],
+        };
+        if let Some(reps) = args.get("reps") {
+            plan.reps = reps.parse().map_err(|_| "bad --reps")?;
+        }
+        if let Some(secs) = args.get("secs") {
+            let secs: f64 = secs.parse().map_err(|_| "bad --secs")?;
+            plan.measure = Duration::from_secs_f64(secs);
+        }
+        if let Some(systems) = args.get("systems") {
+            plan.systems = systems.split(',').map(str::to_owned).collect();
+        }
+        if let Some(flavor) = args.get("flavor") {
+            plan.flavors = vec![flavor.parse()?];
+        }
+        if let Some(only) = args.get("points") {
+            plan.points.retain(|p| only.split(',').any(|o| p.id() == o));
+        }
+        Ok(plan)
+    }
+}
+
+fn orchestrate(args: &Args) -> Result<(), String> {
+    let plan = Plan::from(args)?;
+    let started = report::Machine::now();
+    let mut rows = Vec::new();
+    for &flavor in &plan.flavors {
+        for &point in &plan.points {
+            for system in &plan.systems {
+                let mut samples = Vec::new();
+                for _ in 0..plan.reps {
+                    let line = client_process(system, flavor, "client", &point.client_args(&plan))?;
+                    samples.push(report::Sample::from_line(&line)?);
+                }
+                let row = Row::new(system, flavor, point, &samples);
+                eprintln!("{}", row.progress());
+                rows.push(row);
+            }
+        }
+    }
+    let mut memory = Vec::new();
+    if !args.flag("no-memory") {
+        for system in &plan.systems {
+            let measure = |role: &str, n: usize| -> Result<[f64; 3], String> {
+                let line = client_process(
+                    system,
+                    Flavor::MultiThread,
+                    role,
+                    &["--n".into(), n.to_string()],
+                )?;
+                report::parse_memory(&line)
+            };
+            let [idle_client, idle_server, _] = measure("idle", plan.idle_conns)?;
+            let [client, server, future] = measure("in-flight", plan.in_flight_calls)?;
+            memory.push(Memory {
+                system: system.clone(),
+                idle: (idle_client, idle_server),
+                in_flight: (client, server),
+                future,
+            });
+        }
+    }
+    let finished = report::Machine::now();
+    print!(
+        "{}",
+        report::render(
+            &rows,
+            &memory,
+            &plan_summary(&plan),
+            &started,
+            &finished,
+            args.flag("smoke")
+        )
+    );
+    Ok(())
+}
+
+fn plan_summary(plan: &Plan) -> String {
+    format!(
+        "{} repetition(s) per point, median shown; {:?} warm-up then {:?} measured; \
+         memory: {} idle connections, {} calls in flight",
+        plan.reps, plan.warmup, plan.measure, plan.idle_conns, plan.in_flight_calls
+    )
+}
+
+impl Point {
+    fn client_args(&self, plan: &Plan) -> Vec<String> {
+        [
+            ("conns", self.conns.to_string()),
+            ("callers", self.callers.to_string()),
+            ("payload", self.payload.to_string()),
+            ("kind", self.kind.to_string()),
+            ("warmup-ms", plan.warmup.as_millis().to_string()),
+            ("measure-ms", plan.measure.as_millis().to_string()),
+        ]
+        .into_iter()
+        .flat_map(|(k, v)| [format!("--{k}"), v])
+        .collect()
+    }
+}
