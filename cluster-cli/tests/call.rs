@@ -1,0 +1,411 @@
+//! `cluster call` against a Rust node serving silly's interop schema, and
+//! against a raw socket that checks the bytes against silly's own frames.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::thread;
+
+use cluster_core::WireFormat;
+use predicates::prelude::PredicateBooleanExt;
+use predicates::str::contains;
+use support::{INTEROP, Server, cluster, fixture, refused_addr};
+
+#[test]
+fn ping_prints_the_pong_as_one_line_of_json() {
+    let server = Server::start(WireFormat::V1);
+    cluster()
+        .args([
+            "call",
+            &server.addr,
+            "ping",
+            r#"{"msg":"hi"}"#,
+            "--schema",
+            INTEROP,
+        ])
+        .assert()
+        .success()
+        .stdout("{\"msg\":\"hi\"}\n");
+}
+
+#[test]
+fn add_works_on_wire_v2() {
+    let server = Server::start(WireFormat::V2);
+    cluster()
+        .args([
+            "call",
+            &server.addr,
+            "add",
+            r#"{"a":10,"b":-30}"#,
+            "--schema",
+            INTEROP,
+            "--wire",
+            "v2",
+        ])
+        .assert()
+        .success()
+        .stdout("{\"result\":-20}\n");
+}
+
+#[test]
+fn non_utf8_bytes_round_trip_through_json() {
+    let server = Server::start(WireFormat::V1);
+    let json = r#"{"msg":{"$bytes":"ff00fe"}}"#;
+    cluster()
+        .args(["call", &server.addr, "ping", json, "--schema", INTEROP])
+        .assert()
+        .success()
+        .stdout(format!("{json}\n"));
+    let received = server.seen.last_ping.lock().expect("lock").clone();
+    assert_eq!(
+        received,
+        Some(vec![0xff, 0x00, 0xfe]),
+        "the node got the exact bytes"
+    );
+}
+
+#[test]
+fn one_way_message_returns_once_sent_and_arrives() {
+    let server = Server::start(WireFormat::V1);
+    cluster()
+        .args([
+            "call",
+            &server.addr,
+            "notify",
+            r#"{"message":"hello"}"#,
+            "--schema",
+            INTEROP,
+        ])
+        .assert()
+        .success()
+        .stdout("");
+    assert_eq!(server.wait_notifies(1), vec![b"hello".to_vec()]);
+    // JSON defaults to {}: stats' dummy is absent.
+    cluster()
+        .args(["call", &server.addr, "stats", "--schema", INTEROP])
+        .assert()
+        .success()
+        .stdout("{\"notifies\":1,\"last\":\"hello\"}\n");
+}
+
+#[test]
+fn oneway_flag_does_not_wait_for_a_response() {
+    let server = Server::start(WireFormat::V1);
+    // sleep answers after 10 s; --oneway returns well before the timeout.
+    cluster()
+        .args([
+            "call",
+            &server.addr,
+            "sleep",
+            r#"{"ms":10000}"#,
+            "--schema",
+            INTEROP,
+            "--oneway",
+            "--timeout",
+            "3000",
+        ])
+        .assert()
+        .success()
+        .stdout("");
+}
+
+#[test]
+fn without_a_declaration_the_next_tag_is_the_response() {
+    let server = Server::start(WireFormat::V1);
+    let schema = fixture("no-pairing.zproto");
+    cluster()
+        .args([
+            "call",
+            &server.addr,
+            "ping",
+            r#"{"msg":"x"}"#,
+            "--schema",
+            &schema,
+        ])
+        .assert()
+        .success()
+        .stdout("{\"msg\":\"x\"}\n");
+    // notify 0x07 is followed by stats 0x08 here, so the rule waits for an
+    // answer that never comes; --oneway is how to say otherwise.
+    cluster()
+        .args([
+            "call",
+            &server.addr,
+            "notify",
+            "{}",
+            "--schema",
+            &schema,
+            "--timeout",
+            "200",
+        ])
+        .assert()
+        .code(1)
+        .stderr(contains("timeout"));
+    cluster()
+        .args([
+            "call",
+            &server.addr,
+            "notify",
+            "{}",
+            "--schema",
+            &schema,
+            "--oneway",
+        ])
+        .assert()
+        .success();
+}
+
+#[test]
+fn response_flag_names_the_response_message() {
+    let server = Server::start(WireFormat::V1);
+    // pong and ping have the same fields, so ping reads the pong body.
+    cluster()
+        .args([
+            "call",
+            &server.addr,
+            "ping",
+            r#"{"msg":"x"}"#,
+            "--schema",
+            INTEROP,
+            "--response",
+            "ping",
+        ])
+        .assert()
+        .success()
+        .stdout("{\"msg\":\"x\"}\n");
+    cluster()
+        .args([
+            "call",
+            &server.addr,
+            "ping",
+            "{}",
+            "--schema",
+            INTEROP,
+            "--response",
+            "nope",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("no message 'nope'"));
+}
+
+#[test]
+fn raw_bytes_call_prints_the_response_body_as_hex() {
+    let server = Server::start(WireFormat::V1);
+    // ping{msg="hello"} exactly as silly packs it (silly-frames.txt).
+    cluster()
+        .args([
+            "call",
+            &server.addr,
+            "--cmd",
+            "0x01",
+            "--hex",
+            "110d01f10568656c6c016f",
+        ])
+        .assert()
+        .success()
+        .stdout("110d01f10568656c6c016f\n");
+}
+
+#[test]
+fn bad_json_is_a_usage_error() {
+    let server = Server::start(WireFormat::V1);
+    cluster()
+        .args([
+            "call",
+            &server.addr,
+            "ping",
+            r#"{"msg":"#,
+            "--schema",
+            INTEROP,
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("bad JSON"));
+    cluster()
+        .args([
+            "call",
+            &server.addr,
+            "add",
+            r#"{"a":"one"}"#,
+            "--schema",
+            INTEROP,
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("add.a: expected int32, found a string"));
+    cluster()
+        .args([
+            "call",
+            &server.addr,
+            "add",
+            r#"{"c":1}"#,
+            "--schema",
+            INTEROP,
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("struct 'add' has no field 'c'"));
+}
+
+#[test]
+fn unknown_message_is_a_usage_error_listing_the_messages() {
+    let server = Server::start(WireFormat::V1);
+    cluster()
+        .args(["call", &server.addr, "pingg", "{}", "--schema", INTEROP])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "no message 'pingg' in the schema (messages: ping, pong, add",
+        ));
+}
+
+#[test]
+fn schema_error_is_a_usage_error_with_line_and_column() {
+    let server = Server::start(WireFormat::V1);
+    cluster()
+        .args([
+            "call",
+            &server.addr,
+            "ping",
+            "{}",
+            "--schema",
+            &fixture("bad.zproto"),
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("bad.zproto:4:").and(contains(
+            "field tag 1 must be greater than the previous tag 2",
+        )));
+    cluster()
+        .args([
+            "call",
+            &server.addr,
+            "ping",
+            "{}",
+            "--schema",
+            &fixture("missing.zproto"),
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("missing.zproto"));
+}
+
+#[test]
+fn missing_arguments_are_usage_errors() {
+    cluster()
+        .args(["call", "127.0.0.1:1", "ping"])
+        .assert()
+        .code(2)
+        .stderr(contains("--schema"));
+    cluster()
+        .args(["call", "127.0.0.1:1", "--hex", "00"])
+        .assert()
+        .code(2);
+    cluster()
+        .args(["call", "127.0.0.1:1", "--cmd", "1", "--hex", "0"])
+        .assert()
+        .code(2)
+        .stderr(contains("odd number"));
+}
+
+#[test]
+fn refused_connection_is_a_call_error() {
+    cluster()
+        .args(["call", &refused_addr(), "ping", "{}", "--schema", INTEROP])
+        .assert()
+        .code(1)
+        .stderr(contains("connect").and(contains("refused")));
+}
+
+#[test]
+fn timeout_is_a_call_error() {
+    let server = Server::start(WireFormat::V1);
+    cluster()
+        .args([
+            "call",
+            &server.addr,
+            "sleep",
+            r#"{"ms":60000}"#,
+            "--schema",
+            INTEROP,
+            "--timeout",
+            "200",
+        ])
+        .assert()
+        .code(1)
+        .stderr("cluster: timeout\n");
+}
+
+/// Accepts one connection, reads one frame of `len` bytes, answers with
+/// `reply`, and returns the frame it read.
+fn raw_node(len: usize, reply: Vec<u8>) -> (String, thread::JoinHandle<Vec<u8>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let node = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let mut frame = vec![0; len];
+        stream
+            .read_exact(&mut frame)
+            .expect("a whole request frame");
+        stream.write_all(&reply).expect("reply");
+        frame
+    });
+    (addr, node)
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// The traced ping of silly-frames.txt (v1) and silly-frames-v2.txt, with
+/// the session word 0 (the CLI's first session) instead of the capture's 5.
+#[test]
+fn request_and_response_bytes_are_silly_s_on_wire_v1() {
+    let request = "001c110e01f1067472616303656402010100e7a102010100000000000000";
+    let response = "0010110e01f1067472616303656400000080";
+    let (addr, node) = raw_node(request.len() / 2, unhex(response));
+    cluster()
+        .args([
+            "call",
+            &addr,
+            "ping",
+            r#"{"msg":"traced"}"#,
+            "--schema",
+            INTEROP,
+            "--trace",
+            "0x0102a1e700010102",
+        ])
+        .assert()
+        .success()
+        .stdout("{\"msg\":\"traced\"}\n");
+    assert_eq!(node.join().expect("node"), unhex(request));
+}
+
+#[test]
+fn request_and_response_bytes_are_silly_s_on_wire_v2() {
+    let request = "1c0000000000000001000000020101005efc0201110e01f10674726163036564";
+    let response = "1000000000000080110e01f10674726163036564";
+    let (addr, node) = raw_node(request.len() / 2, unhex(response));
+    cluster()
+        .args([
+            "call",
+            &addr,
+            "ping",
+            r#"{"msg":"traced"}"#,
+            "--schema",
+            INTEROP,
+            "--wire",
+            "v2",
+            "--trace",
+            "0x0102fc5e00010102",
+        ])
+        .assert()
+        .success()
+        .stdout("{\"msg\":\"traced\"}\n");
+    assert_eq!(node.join().expect("node"), unhex(request));
+}
