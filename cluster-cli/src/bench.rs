@@ -113,7 +113,7 @@ pub async fn run(args: BenchArgs) -> Result<(), Error> {
         bar.finish_and_clear();
     }
 
-    let report = match args.json {
+    let report = match args.json_report {
         true => json_report(&total, elapsed),
         false => text_report(&total, elapsed),
     };
@@ -237,6 +237,14 @@ async fn show_progress(
     }
 }
 
+/// Successful calls per second.
+fn rate(ok: u64, elapsed: Duration) -> f64 {
+    match elapsed.as_secs_f64() {
+        0.0 => 0.0,
+        secs => ok as f64 / secs,
+    }
+}
+
 fn text_report(total: &Tally, elapsed: Duration) -> String {
     let ok = total.latency_us.len();
     let failed = total.failed();
@@ -245,7 +253,7 @@ fn text_report(total: &Tally, elapsed: Duration) -> String {
         "calls       {} ({ok} ok, {failed} failed) in {secs:.2} s\n\
          throughput  {:.0} calls/s\n",
         ok + failed,
-        ok as f64 / secs
+        rate(ok, elapsed)
     );
     let h = &total.latency_us;
     if ok == 0 {
@@ -272,7 +280,6 @@ fn json_report(total: &Tally, elapsed: Duration) -> String {
     let h = &total.latency_us;
     let ok = h.len();
     let failed = total.failed();
-    let secs = elapsed.as_secs_f64();
     let mut latency = serde_json::Map::new();
     if ok > 0 {
         let ms = |us: u64| serde_json::json!(us as f64 / 1000.0);
@@ -292,8 +299,8 @@ fn json_report(total: &Tally, elapsed: Duration) -> String {
         "calls": ok + failed,
         "ok": ok,
         "failed": failed,
-        "seconds": secs,
-        "calls_per_second": ok as f64 / secs,
+        "seconds": elapsed.as_secs_f64(),
+        "calls_per_second": rate(ok, elapsed),
         "latency_ms": latency,
         "errors": errors,
     });

@@ -111,8 +111,8 @@ struct BenchArgs {
     #[arg(short = 'd', long, value_name = "SECS", value_parser = parse_seconds)]
     duration: Option<f64>,
     /// Print the result as one JSON object
-    #[arg(long)]
-    json: bool,
+    #[arg(long = "json")]
+    json_report: bool,
 }
 
 /// What to send: a schema message from JSON, or raw bytes.
@@ -121,7 +121,7 @@ struct RequestArgs {
     /// The request message's name in the schema; its tag is the command id
     #[arg(required_unless_present = "cmd", requires = "schema")]
     message: Option<String>,
-    /// The request as JSON [default: {}]
+    /// The request as JSON, or - to read it from stdin [default: {}]
     #[arg(requires = "message")]
     json: Option<String>,
     /// The .zproto schema file
@@ -239,5 +239,15 @@ fn run(command: Command) -> Result<(), exit::Error> {
             let text = schema::export(&file)?;
             Ok(std::io::stdout().lock().write_all(text.as_bytes())?)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn arguments_are_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

@@ -1,6 +1,8 @@
 //! What to send and how to read the answer, from the arguments of `call`
 //! and `bench`: a zproto message from JSON, or raw bytes from hex.
 
+use std::io;
+
 use bytes::{Bytes, BytesMut};
 use cluster_codec::zproto::{StructId, StructValue};
 
@@ -61,7 +63,12 @@ impl Prepared {
         if cmd == 0 {
             return Err(Error::Untagged(name.clone()));
         }
-        let value = json::parse(&file.schema, id, args.json.as_deref().unwrap_or("{}"))?;
+        let text = match args.json.as_deref() {
+            None => "{}".to_owned(),
+            Some("-") => io::read_to_string(io::stdin())?,
+            Some(text) => text.to_owned(),
+        };
+        let value = json::parse(&file.schema, id, &text)?;
         let mut body = BytesMut::new();
         file.schema.encode_body(id, &value, &mut body)?;
         let reply = match (&args.response, args.oneway) {

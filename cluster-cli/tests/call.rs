@@ -338,16 +338,24 @@ fn timeout_is_a_call_error() {
         .stderr("cluster: timeout\n");
 }
 
-/// Accepts one connection, reads one frame of `len` bytes, answers with
-/// `reply`, and returns the frame it read.
-fn raw_node(len: usize, reply: Vec<u8>) -> (String, thread::JoinHandle<Vec<u8>>) {
+/// Accepts one connection, reads one request frame, answers with `reply`
+/// and closes; returns the frame it read.
+fn raw_node(wire: WireFormat, reply: Vec<u8>) -> (String, thread::JoinHandle<Vec<u8>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     let node = thread::spawn(move || {
         let (mut stream, _) = listener.accept().expect("accept");
-        let mut frame = vec![0; len];
+        let mut frame = vec![0; if wire == WireFormat::V1 { 2 } else { 4 }];
+        stream.read_exact(&mut frame).expect("a length");
+        let len = match frame[..] {
+            [a, b] => usize::from(u16::from_be_bytes([a, b])),
+            [a, b, c, d] => u32::from_le_bytes([a, b, c, d]) as usize,
+            _ => unreachable!("2 or 4 bytes"),
+        };
+        let at = frame.len();
+        frame.resize(at + len, 0);
         stream
-            .read_exact(&mut frame)
+            .read_exact(&mut frame[at..])
             .expect("a whole request frame");
         stream.write_all(&reply).expect("reply");
         frame
@@ -368,7 +376,7 @@ fn unhex(text: &str) -> Vec<u8> {
 fn request_and_response_bytes_are_silly_s_on_wire_v1() {
     let request = "001c110e01f1067472616303656402010100e7a102010100000000000000";
     let response = "0010110e01f1067472616303656400000080";
-    let (addr, node) = raw_node(request.len() / 2, unhex(response));
+    let (addr, node) = raw_node(WireFormat::V1, unhex(response));
     cluster()
         .args([
             "call",
@@ -390,7 +398,7 @@ fn request_and_response_bytes_are_silly_s_on_wire_v1() {
 fn request_and_response_bytes_are_silly_s_on_wire_v2() {
     let request = "1c0000000000000001000000020101005efc0201110e01f10674726163036564";
     let response = "1000000000000080110e01f10674726163036564";
-    let (addr, node) = raw_node(request.len() / 2, unhex(response));
+    let (addr, node) = raw_node(WireFormat::V2, unhex(response));
     cluster()
         .args([
             "call",
@@ -408,4 +416,38 @@ fn request_and_response_bytes_are_silly_s_on_wire_v2() {
         .success()
         .stdout("{\"msg\":\"traced\"}\n");
     assert_eq!(node.join().expect("node"), unhex(request));
+}
+
+#[test]
+fn a_response_that_does_not_decode_is_a_call_error() {
+    // A v1 response to session 0 whose body 0xff announces 8 bytes that are not there.
+    let (addr, node) = raw_node(WireFormat::V1, unhex("0005ff00000080"));
+    cluster()
+        .args(["call", &addr, "ping", "{}", "--schema", INTEROP])
+        .assert()
+        .code(1)
+        .stderr(contains("response is not a valid 'pong'"));
+    node.join().expect("node");
+}
+
+#[test]
+fn a_connection_closed_before_the_response_is_a_call_error() {
+    let (addr, node) = raw_node(WireFormat::V1, Vec::new());
+    cluster()
+        .args(["call", &addr, "ping", "{}", "--schema", INTEROP])
+        .assert()
+        .code(1)
+        .stderr("cluster: connection closed\n");
+    node.join().expect("node");
+}
+
+#[test]
+fn json_dash_reads_the_request_from_stdin() {
+    let server = Server::start(WireFormat::V1);
+    cluster()
+        .args(["call", &server.addr, "ping", "-", "--schema", INTEROP])
+        .write_stdin(r#"{"msg":"from stdin"}"#)
+        .assert()
+        .success()
+        .stdout("{\"msg\":\"from stdin\"}\n");
 }
