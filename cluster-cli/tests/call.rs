@@ -12,18 +12,17 @@ use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 use support::{INTEROP, Server, cluster, fixture, refused_addr};
 
+/// `cluster call ADDR MESSAGE JSON --schema interop.zproto`.
+fn call(addr: &str, message: &str, json: &str) -> assert_cmd::Command {
+    let mut cmd = cluster();
+    cmd.args(["call", addr, message, json, "--schema", INTEROP]);
+    cmd
+}
+
 #[test]
 fn ping_prints_the_pong_as_one_line_of_json() {
     let server = Server::start(WireFormat::V1);
-    cluster()
-        .args([
-            "call",
-            &server.addr,
-            "ping",
-            r#"{"msg":"hi"}"#,
-            "--schema",
-            INTEROP,
-        ])
+    call(&server.addr, "ping", r#"{"msg":"hi"}"#)
         .assert()
         .success()
         .stdout("{\"msg\":\"hi\"}\n");
@@ -32,17 +31,8 @@ fn ping_prints_the_pong_as_one_line_of_json() {
 #[test]
 fn add_works_on_wire_v2() {
     let server = Server::start(WireFormat::V2);
-    cluster()
-        .args([
-            "call",
-            &server.addr,
-            "add",
-            r#"{"a":10,"b":-30}"#,
-            "--schema",
-            INTEROP,
-            "--wire",
-            "v2",
-        ])
+    call(&server.addr, "add", r#"{"a":10,"b":-30}"#)
+        .args(["--wire", "v2"])
         .assert()
         .success()
         .stdout("{\"result\":-20}\n");
@@ -52,8 +42,7 @@ fn add_works_on_wire_v2() {
 fn non_utf8_bytes_round_trip_through_json() {
     let server = Server::start(WireFormat::V1);
     let json = r#"{"msg":{"$bytes":"ff00fe"}}"#;
-    cluster()
-        .args(["call", &server.addr, "ping", json, "--schema", INTEROP])
+    call(&server.addr, "ping", json)
         .assert()
         .success()
         .stdout(format!("{json}\n"));
@@ -68,15 +57,7 @@ fn non_utf8_bytes_round_trip_through_json() {
 #[test]
 fn one_way_message_returns_once_sent_and_arrives() {
     let server = Server::start(WireFormat::V1);
-    cluster()
-        .args([
-            "call",
-            &server.addr,
-            "notify",
-            r#"{"message":"hello"}"#,
-            "--schema",
-            INTEROP,
-        ])
+    call(&server.addr, "notify", r#"{"message":"hello"}"#)
         .assert()
         .success()
         .stdout("");
@@ -92,19 +73,10 @@ fn one_way_message_returns_once_sent_and_arrives() {
 #[test]
 fn oneway_flag_does_not_wait_for_a_response() {
     let server = Server::start(WireFormat::V1);
-    // sleep answers after 10 s; --oneway returns well before the timeout.
-    cluster()
-        .args([
-            "call",
-            &server.addr,
-            "sleep",
-            r#"{"ms":10000}"#,
-            "--schema",
-            INTEROP,
-            "--oneway",
-            "--timeout",
-            "3000",
-        ])
+    // sleep answers after 60 s; --oneway returns long before the timeout.
+    call(&server.addr, "sleep", r#"{"ms":60000}"#)
+        .args(["--oneway", "--timeout", "30000"])
+        .timeout(std::time::Duration::from_secs(20))
         .assert()
         .success()
         .stdout("");
@@ -114,77 +86,36 @@ fn oneway_flag_does_not_wait_for_a_response() {
 fn without_a_declaration_the_next_tag_is_the_response() {
     let server = Server::start(WireFormat::V1);
     let schema = fixture("no-pairing.zproto");
-    cluster()
-        .args([
-            "call",
-            &server.addr,
-            "ping",
-            r#"{"msg":"x"}"#,
-            "--schema",
-            &schema,
-        ])
+    let call = |message: &str, json: &str| {
+        let mut cmd = cluster();
+        cmd.args(["call", &server.addr, message, json, "--schema", &schema]);
+        cmd
+    };
+    call("ping", r#"{"msg":"x"}"#)
         .assert()
         .success()
         .stdout("{\"msg\":\"x\"}\n");
     // notify 0x07 is followed by stats 0x08 here, so the rule waits for an
     // answer that never comes; --oneway is how to say otherwise.
-    cluster()
-        .args([
-            "call",
-            &server.addr,
-            "notify",
-            "{}",
-            "--schema",
-            &schema,
-            "--timeout",
-            "200",
-        ])
+    call("notify", "{}")
+        .args(["--timeout", "200"])
         .assert()
         .code(1)
         .stderr(contains("timeout"));
-    cluster()
-        .args([
-            "call",
-            &server.addr,
-            "notify",
-            "{}",
-            "--schema",
-            &schema,
-            "--oneway",
-        ])
-        .assert()
-        .success();
+    call("notify", "{}").arg("--oneway").assert().success();
 }
 
 #[test]
 fn response_flag_names_the_response_message() {
     let server = Server::start(WireFormat::V1);
     // pong and ping have the same fields, so ping reads the pong body.
-    cluster()
-        .args([
-            "call",
-            &server.addr,
-            "ping",
-            r#"{"msg":"x"}"#,
-            "--schema",
-            INTEROP,
-            "--response",
-            "ping",
-        ])
+    call(&server.addr, "ping", r#"{"msg":"x"}"#)
+        .args(["--response", "ping"])
         .assert()
         .success()
         .stdout("{\"msg\":\"x\"}\n");
-    cluster()
-        .args([
-            "call",
-            &server.addr,
-            "ping",
-            "{}",
-            "--schema",
-            INTEROP,
-            "--response",
-            "nope",
-        ])
+    call(&server.addr, "ping", "{}")
+        .args(["--response", "nope"])
         .assert()
         .code(2)
         .stderr(contains("no message 'nope'"));
@@ -194,66 +125,36 @@ fn response_flag_names_the_response_message() {
 fn raw_bytes_call_prints_the_response_body_as_hex() {
     let server = Server::start(WireFormat::V1);
     // ping{msg="hello"} exactly as silly packs it (silly-frames.txt).
+    let body = "110d01f10568656c6c016f";
     cluster()
-        .args([
-            "call",
-            &server.addr,
-            "--cmd",
-            "0x01",
-            "--hex",
-            "110d01f10568656c6c016f",
-        ])
+        .args(["call", &server.addr, "--cmd", "0x01", "--hex", body])
         .assert()
         .success()
-        .stdout("110d01f10568656c6c016f\n");
+        .stdout(format!("{body}\n"));
 }
 
 #[test]
 fn bad_json_is_a_usage_error() {
     let server = Server::start(WireFormat::V1);
-    cluster()
-        .args([
-            "call",
-            &server.addr,
-            "ping",
-            r#"{"msg":"#,
-            "--schema",
-            INTEROP,
-        ])
-        .assert()
-        .code(2)
-        .stderr(contains("bad JSON"));
-    cluster()
-        .args([
-            "call",
-            &server.addr,
-            "add",
-            r#"{"a":"one"}"#,
-            "--schema",
-            INTEROP,
-        ])
-        .assert()
-        .code(2)
-        .stderr(contains("add.a: expected int32, found a string"));
-    cluster()
-        .args([
-            "call",
-            &server.addr,
-            "add",
-            r#"{"c":1}"#,
-            "--schema",
-            INTEROP,
-        ])
-        .assert()
-        .code(2)
-        .stderr(contains("struct 'add' has no field 'c'"));
+    let rejected = |message: &str, json: &str, why: &str| {
+        call(&server.addr, message, json)
+            .assert()
+            .code(2)
+            .stderr(contains(why));
+    };
+    rejected("ping", r#"{"msg":"#, "bad JSON");
+    rejected(
+        "add",
+        r#"{"a":"one"}"#,
+        "add.a: expected int32, found a string",
+    );
+    rejected("add", r#"{"c":1}"#, "struct 'add' has no field 'c'");
 }
 
 #[test]
 fn unknown_message_is_a_usage_error_listing_the_messages() {
     let server = Server::start(WireFormat::V1);
-    cluster()
-        .args(["call", &server.addr, "pingg", "{}", "--schema", INTEROP])
+    call(&server.addr, "pingg", "{}")
         .assert()
         .code(2)
         .stderr(contains(
@@ -264,56 +165,50 @@ fn unknown_message_is_a_usage_error_listing_the_messages() {
 #[test]
 fn schema_error_is_a_usage_error_with_line_and_column() {
     let server = Server::start(WireFormat::V1);
-    cluster()
-        .args([
-            "call",
-            &server.addr,
-            "ping",
-            "{}",
-            "--schema",
-            &fixture("bad.zproto"),
-        ])
-        .assert()
-        .code(2)
-        .stderr(contains("bad.zproto:4:").and(contains(
-            "field tag 1 must be greater than the previous tag 2",
-        )));
-    cluster()
-        .args([
-            "call",
-            &server.addr,
-            "ping",
-            "{}",
-            "--schema",
-            &fixture("missing.zproto"),
-        ])
-        .assert()
-        .code(2)
-        .stderr(contains("missing.zproto"));
+    for (schema, why) in [
+        (
+            "bad.zproto",
+            "bad.zproto:4:15: field tag 1 must be greater than the previous tag 2",
+        ),
+        ("missing.zproto", "missing.zproto: No such file"),
+    ] {
+        cluster()
+            .args([
+                "call",
+                &server.addr,
+                "ping",
+                "{}",
+                "--schema",
+                &fixture(schema),
+            ])
+            .assert()
+            .code(2)
+            .stderr(contains(why));
+    }
 }
 
 #[test]
 fn missing_arguments_are_usage_errors() {
-    cluster()
-        .args(["call", "127.0.0.1:1", "ping"])
-        .assert()
-        .code(2)
-        .stderr(contains("--schema"));
-    cluster()
-        .args(["call", "127.0.0.1:1", "--hex", "00"])
-        .assert()
-        .code(2);
-    cluster()
-        .args(["call", "127.0.0.1:1", "--cmd", "1", "--hex", "0"])
-        .assert()
-        .code(2)
-        .stderr(contains("odd number"));
+    let usage = |args: &[&str], why: &str| {
+        cluster()
+            .arg("call")
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(contains(why));
+    };
+    usage(&["127.0.0.1:1", "ping"], "--schema");
+    usage(&["127.0.0.1:1", "--hex", "00"], "--cmd");
+    usage(
+        &["127.0.0.1:1", "--cmd", "1", "--hex", "0"],
+        "odd number of hex digits",
+    );
+    usage(&["127.0.0.1:1", "--cmd", "0x1_0000_0000"], "--cmd");
 }
 
 #[test]
 fn refused_connection_is_a_call_error() {
-    cluster()
-        .args(["call", &refused_addr(), "ping", "{}", "--schema", INTEROP])
+    call(&refused_addr(), "ping", "{}")
         .assert()
         .code(1)
         .stderr(contains("connect").and(contains("refused")));
@@ -322,17 +217,8 @@ fn refused_connection_is_a_call_error() {
 #[test]
 fn timeout_is_a_call_error() {
     let server = Server::start(WireFormat::V1);
-    cluster()
-        .args([
-            "call",
-            &server.addr,
-            "sleep",
-            r#"{"ms":60000}"#,
-            "--schema",
-            INTEROP,
-            "--timeout",
-            "200",
-        ])
+    call(&server.addr, "sleep", r#"{"ms":60000}"#)
+        .args(["--timeout", "200"])
         .assert()
         .code(1)
         .stderr("cluster: timeout\n");
@@ -370,60 +256,48 @@ fn unhex(text: &str) -> Vec<u8> {
         .collect()
 }
 
-/// The traced ping of silly-frames.txt (v1) and silly-frames-v2.txt, with
-/// the session word 0 (the CLI's first session) instead of the capture's 5.
-#[test]
-fn request_and_response_bytes_are_silly_s_on_wire_v1() {
-    let request = "001c110e01f1067472616303656402010100e7a102010100000000000000";
-    let response = "0010110e01f1067472616303656400000080";
-    let (addr, node) = raw_node(WireFormat::V1, unhex(response));
-    cluster()
-        .args([
-            "call",
-            &addr,
-            "ping",
-            r#"{"msg":"traced"}"#,
-            "--schema",
-            INTEROP,
-            "--trace",
-            "0x0102a1e700010102",
-        ])
+/// Calls the traced ping of silly's captures against a raw node that
+/// answers with the captured pong; checks the request bytes and the output.
+fn traced_ping_is_byte_exact(wire: WireFormat, trace: &str, request: &str, response: &str) {
+    let (addr, node) = raw_node(wire, unhex(response));
+    let wire_arg = if wire == WireFormat::V1 { "v1" } else { "v2" };
+    let json = r#"{"msg":"traced"}"#;
+    call(&addr, "ping", json)
+        .args(["--wire", wire_arg, "--trace", trace])
         .assert()
         .success()
-        .stdout("{\"msg\":\"traced\"}\n");
+        .stdout(format!("{json}\n"));
     assert_eq!(node.join().expect("node"), unhex(request));
+}
+
+// The frames are those of silly-frames.txt and silly-frames-v2.txt with the
+// session word 0 (the CLI's first session) instead of the capture's 5.
+
+#[test]
+fn request_and_response_bytes_are_silly_s_on_wire_v1() {
+    traced_ping_is_byte_exact(
+        WireFormat::V1,
+        "0x0102a1e700010102",
+        "001c110e01f1067472616303656402010100e7a102010100000000000000",
+        "0010110e01f1067472616303656400000080",
+    );
 }
 
 #[test]
 fn request_and_response_bytes_are_silly_s_on_wire_v2() {
-    let request = "1c0000000000000001000000020101005efc0201110e01f10674726163036564";
-    let response = "1000000000000080110e01f10674726163036564";
-    let (addr, node) = raw_node(WireFormat::V2, unhex(response));
-    cluster()
-        .args([
-            "call",
-            &addr,
-            "ping",
-            r#"{"msg":"traced"}"#,
-            "--schema",
-            INTEROP,
-            "--wire",
-            "v2",
-            "--trace",
-            "0x0102fc5e00010102",
-        ])
-        .assert()
-        .success()
-        .stdout("{\"msg\":\"traced\"}\n");
-    assert_eq!(node.join().expect("node"), unhex(request));
+    traced_ping_is_byte_exact(
+        WireFormat::V2,
+        "0x0102fc5e00010102",
+        "1c0000000000000001000000020101005efc0201110e01f10674726163036564",
+        "1000000000000080110e01f10674726163036564",
+    );
 }
 
 #[test]
 fn a_response_that_does_not_decode_is_a_call_error() {
     // A v1 response to session 0 whose body 0xff announces 8 bytes that are not there.
     let (addr, node) = raw_node(WireFormat::V1, unhex("0005ff00000080"));
-    cluster()
-        .args(["call", &addr, "ping", "{}", "--schema", INTEROP])
+    call(&addr, "ping", "{}")
         .assert()
         .code(1)
         .stderr(contains("response is not a valid 'pong'"));
@@ -433,8 +307,7 @@ fn a_response_that_does_not_decode_is_a_call_error() {
 #[test]
 fn a_connection_closed_before_the_response_is_a_call_error() {
     let (addr, node) = raw_node(WireFormat::V1, Vec::new());
-    cluster()
-        .args(["call", &addr, "ping", "{}", "--schema", INTEROP])
+    call(&addr, "ping", "{}")
         .assert()
         .code(1)
         .stderr("cluster: connection closed\n");
@@ -444,8 +317,7 @@ fn a_connection_closed_before_the_response_is_a_call_error() {
 #[test]
 fn json_dash_reads_the_request_from_stdin() {
     let server = Server::start(WireFormat::V1);
-    cluster()
-        .args(["call", &server.addr, "ping", "-", "--schema", INTEROP])
+    call(&server.addr, "ping", "-")
         .write_stdin(r#"{"msg":"from stdin"}"#)
         .assert()
         .success()
