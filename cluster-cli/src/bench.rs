@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal, Write as _};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -35,6 +35,8 @@ enum Plan {
 /// Counters the progress display reads while the callers run.
 #[derive(Debug, Default)]
 struct Progress {
+    /// Set by Ctrl-C: callers finish the call they are in and stop.
+    stop: AtomicBool,
     /// Calls handed out (for [`Plan::Calls`]).
     started: AtomicU64,
     done: AtomicU64,
@@ -90,6 +92,7 @@ pub async fn run(args: BenchArgs) -> Result<(), Error> {
         .is_terminal()
         .then(|| progress_bar(&args, plan));
     let display = tokio::spawn(show_progress(progress.clone(), bar.clone(), plan, start));
+    let interrupt = tokio::spawn(stop_on_ctrl_c(progress.clone()));
 
     let mut callers = JoinSet::new();
     for i in 0..args.callers as usize {
@@ -109,6 +112,7 @@ pub async fn run(args: BenchArgs) -> Result<(), Error> {
     }
     let elapsed = start.elapsed();
     display.abort();
+    interrupt.abort();
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -135,10 +139,11 @@ async fn caller(
 ) -> Result<Tally, Error> {
     let mut tally = Tally::new()?;
     loop {
-        let more = match plan {
-            Plan::Calls(n) => progress.started.fetch_add(1, Ordering::Relaxed) < n,
-            Plan::Until(end) => Instant::now() < end,
-        };
+        let more = !progress.stop.load(Ordering::Relaxed)
+            && match plan {
+                Plan::Calls(n) => progress.started.fetch_add(1, Ordering::Relaxed) < n,
+                Plan::Until(end) => Instant::now() < end,
+            };
         if !more {
             return Ok(tally);
         }
@@ -168,6 +173,17 @@ async fn caller(
             }
         }
         progress.done.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The first Ctrl-C ends the run early, with a report of what was done; a
+/// second one exits at once.
+async fn stop_on_ctrl_c(progress: Arc<Progress>) {
+    if tokio::signal::ctrl_c().await.is_ok() {
+        progress.stop.store(true, Ordering::Relaxed);
+    }
+    if tokio::signal::ctrl_c().await.is_ok() {
+        std::process::exit(130);
     }
 }
 

@@ -2,7 +2,12 @@
 
 mod support;
 
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
 
 use cluster_core::WireFormat;
 use predicates::prelude::PredicateBooleanExt;
@@ -191,4 +196,48 @@ fn bad_json_is_a_usage_error_before_any_call() {
         .assert()
         .code(2)
         .stderr(contains("cannot be used with"));
+}
+
+#[test]
+fn ctrl_c_ends_the_run_early_with_a_report() {
+    let server = Server::start(WireFormat::V1);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cluster"))
+        .args([
+            "bench",
+            &server.addr,
+            "ping",
+            "{}",
+            "--schema",
+            INTEROP,
+            "-d",
+            "600",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // The first progress line comes after a second of calls.
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("a progress line");
+    assert!(line.contains("calls"), "{line:?}");
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    // SAFETY: kill has no memory effects; pid is our child, still running
+    // (it has not exited: its stderr is open and `child` is not reaped).
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+
+    let (done, finished) = mpsc::channel();
+    thread::spawn(move || done.send(child.wait_with_output()));
+    let output = finished
+        .recv_timeout(Duration::from_secs(30))
+        .expect("bench ends soon after Ctrl-C")
+        .expect("output");
+    assert!(output.status.success(), "{output:?}");
+    let report: Json = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    assert!(report["ok"].as_u64().is_some_and(|n| n > 0), "{report}");
+    assert!(
+        report["seconds"].as_f64().is_some_and(|s| s < 600.0),
+        "{report}"
+    );
 }

@@ -323,3 +323,19 @@ fn json_dash_reads_the_request_from_stdin() {
         .success()
         .stdout("{\"msg\":\"from stdin\"}\n");
 }
+
+#[test]
+fn a_struct_without_a_tag_cannot_be_sent() {
+    cluster()
+        .args([
+            "call",
+            &refused_addr(),
+            "point",
+            "{}",
+            "--schema",
+            &fixture("untagged.zproto"),
+        ])
+        .assert()
+        .code(2)
+        .stderr("cluster: message 'point' has no protocol tag, so it has no command id\n");
+}

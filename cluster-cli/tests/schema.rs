@@ -81,3 +81,15 @@ fn export_is_canonical_and_reads_back_the_same() {
         .expect("parses");
     assert_eq!(cluster_codec::zproto::Schema::parse(&text), Ok(original));
 }
+
+#[test]
+fn check_tells_types_from_commands() {
+    cluster()
+        .args(["schema", "check", &fixture("untagged.zproto")])
+        .assert()
+        .success()
+        .stdout(
+            contains("  point 0x00 no tag: a type, not a command\n")
+                .and(contains("  move 0x10 one-way\n")),
+        );
+}
