@@ -70,6 +70,10 @@ impl Tally {
         Ok(())
     }
 
+    fn fail(&mut self, kind: &'static str, e: &dyn std::fmt::Display) {
+        self.errors.entry(kind).or_insert((0, e.to_string())).0 += 1;
+    }
+
     fn failed(&self) -> u64 {
         self.errors.values().map(|(n, _)| n).sum()
     }
@@ -106,7 +110,8 @@ pub async fn run(args: BenchArgs) -> Result<(), Error> {
     if request.is_oneway() {
         for client in &clients {
             if let Err(e) = client.flush().await {
-                total.errors.entry(kind(&e)).or_insert((0, e.to_string())).0 += 1;
+                // Some sends may never have left: count it as a failure.
+                total.fail(kind(&e), &e);
             }
         }
     }
@@ -168,7 +173,7 @@ async fn caller(
                     Error::Call(call) => kind(call),
                     _ => "bad response",
                 };
-                tally.errors.entry(kind).or_insert((0, e.to_string())).0 += 1;
+                tally.fail(kind, &e);
                 progress.failed.fetch_add(1, Ordering::Relaxed);
             }
         }

@@ -10,6 +10,8 @@
 //! `cluster nodes` and `cluster watch` (the membership directory) are not
 //! part of this version.
 
+#![forbid(unsafe_code)]
+
 mod bench;
 mod call;
 mod exit;
