@@ -15,11 +15,12 @@ use predicates::str::contains;
 use serde_json::Value as Json;
 use support::{INTEROP, Server, cluster, refused_addr};
 
-/// Runs `cluster bench ... --json` and returns its exit code and report.
-fn bench_json(args: &[&str]) -> (i32, Json) {
+/// Runs `cluster bench ADDR MESSAGE JSON --schema interop.zproto EXTRA.. --json`
+/// and returns its exit code and report.
+fn bench_json(addr: &str, message: &str, json: &str, extra: &[&str]) -> (i32, Json) {
     let output = cluster()
-        .arg("bench")
-        .args(args)
+        .args(["bench", addr, message, json, "--schema", INTEROP])
+        .args(extra)
         .arg("--json")
         .output()
         .expect("runs");
@@ -31,19 +32,12 @@ fn bench_json(args: &[&str]) -> (i32, Json) {
 #[test]
 fn counts_every_call_over_several_connections() {
     let server = Server::start(WireFormat::V1);
-    let (code, report) = bench_json(&[
+    let (code, report) = bench_json(
         &server.addr,
         "add",
         r#"{"a":1,"b":2}"#,
-        "--schema",
-        INTEROP,
-        "-n",
-        "300",
-        "-c",
-        "6",
-        "--conns",
-        "3",
-    ]);
+        &["-n", "300", "-c", "6", "--conns", "3"],
+    );
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["calls"], 300);
     assert_eq!(report["ok"], 300);
@@ -94,17 +88,7 @@ fn text_report_shows_rate_percentiles_and_no_errors() {
 #[test]
 fn duration_runs_for_that_long() {
     let server = Server::start(WireFormat::V1);
-    let (code, report) = bench_json(&[
-        &server.addr,
-        "ping",
-        "{}",
-        "--schema",
-        INTEROP,
-        "-d",
-        "0.3",
-        "-c",
-        "2",
-    ]);
+    let (code, report) = bench_json(&server.addr, "ping", "{}", &["-d", "0.3", "-c", "2"]);
     assert_eq!(code, 0, "{report}");
     assert!(report["ok"].as_u64().is_some_and(|n| n > 0), "{report}");
     assert!(
@@ -116,15 +100,7 @@ fn duration_runs_for_that_long() {
 #[test]
 fn one_way_sends_all_arrive() {
     let server = Server::start(WireFormat::V1);
-    let (code, report) = bench_json(&[
-        &server.addr,
-        "notify",
-        r#"{"message":"n"}"#,
-        "--schema",
-        INTEROP,
-        "-n",
-        "40",
-    ]);
+    let (code, report) = bench_json(&server.addr, "notify", r#"{"message":"n"}"#, &["-n", "40"]);
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["ok"], 40);
     assert_eq!(server.wait_notifies(40).len(), 40);
@@ -133,19 +109,12 @@ fn one_way_sends_all_arrive() {
 #[test]
 fn timeouts_are_counted_by_kind_and_fail_the_run() {
     let server = Server::start(WireFormat::V1);
-    let (code, report) = bench_json(&[
+    let (code, report) = bench_json(
         &server.addr,
         "sleep",
         r#"{"ms":60000}"#,
-        "--schema",
-        INTEROP,
-        "-n",
-        "4",
-        "-c",
-        "4",
-        "--timeout",
-        "200",
-    ]);
+        &["-n", "4", "-c", "4", "--timeout", "200"],
+    );
     assert_eq!(code, 1);
     assert_eq!(report["failed"], 4);
     assert_eq!(report["errors"], serde_json::json!({"timeout": 4}));
