@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 
 use crate::config::Limits;
 
@@ -20,9 +20,8 @@ pub(crate) struct Budget {
     memory_budget: usize,
     connections: AtomicUsize,
     refused: AtomicU64,
-    /// Permits for handlers that wait, node-wide.
-    pub(crate) handlers: Arc<Semaphore>,
-    /// Handlers running as tasks, and requests queued for a handler.
+    max_handlers: usize,
+    /// Handlers running, and requests queued for a handler.
     running: AtomicUsize,
     queued: AtomicUsize,
     memory: AtomicUsize,
@@ -31,6 +30,8 @@ pub(crate) struct Budget {
     /// handler of the node ends.
     freed: Notify,
     idle: Notify,
+    /// Woken when a handler slot comes free while all were taken.
+    handler_freed: Notify,
 }
 
 /// A snapshot of what [`Budget`] counts.
@@ -51,13 +52,14 @@ impl Budget {
             memory_budget: limits.memory_budget,
             connections: AtomicUsize::new(0),
             refused: AtomicU64::new(0),
-            handlers: Arc::new(Semaphore::new(limits.max_handlers)),
+            max_handlers: limits.max_handlers,
             running: AtomicUsize::new(0),
             queued: AtomicUsize::new(0),
             memory: AtomicUsize::new(0),
             tasks: AtomicUsize::new(0),
             freed: Notify::new(),
             idle: Notify::new(),
+            handler_freed: Notify::new(),
         }
     }
 
@@ -136,14 +138,32 @@ impl Budget {
         self.end(&self.queued);
     }
 
-    /// A handler task started.
-    pub(crate) fn running(&self) {
-        self.running.fetch_add(1, Ordering::AcqRel);
+    /// Takes one of the node's handler slots, if one is free.
+    pub(crate) fn try_run(&self) -> bool {
+        self.running
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max_handlers).then_some(n + 1)
+            })
+            .is_ok()
     }
 
-    /// A handler task ended (finished or cancelled).
+    /// Whether a handler slot is free.
+    pub(crate) fn may_run(&self) -> bool {
+        self.running.load(Ordering::Acquire) < self.max_handlers
+    }
+
+    /// Resolves when a handler slot may have come free.
+    pub(crate) fn handler_freed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.handler_freed.notified()
+    }
+
+    /// A handler ended (finished or cancelled): its slot is free.
     pub(crate) fn stopped(&self) {
+        let before = self.running.load(Ordering::Acquire);
         self.end(&self.running);
+        if before >= self.max_handlers {
+            self.handler_freed.notify_waiters();
+        }
     }
 
     fn end(&self, counter: &AtomicUsize) {

@@ -23,7 +23,6 @@ mod reader;
 mod writer;
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
@@ -38,18 +37,15 @@ use crate::session::{Owner as SessionOwner, Sessions};
 use crate::shared::Shared;
 use crate::sync::lock;
 
-use dispatch::Handlings;
-pub(crate) use dispatch::RequestHead;
+use dispatch::Handlers;
+pub(crate) use dispatch::{BoxedHandling, RequestHead, Run};
 use writer::WriteQueue;
-
-/// A handler's response, as the connection runs it.
-pub(crate) type BoxedResponse = Pin<Box<dyn Future<Output = Option<Bytes>> + Send>>;
 
 /// What a connection serves its requests with and reports its end to: its
 /// peer.
 pub(crate) trait Owner: Send + Sync {
-    /// Starts serving a request; `None` drops it.
-    fn serve(self: Arc<Self>, head: RequestHead, body: Bytes) -> Option<BoxedResponse>;
+    /// The handling of a request, made with [`Run::wrap`]; `None` drops it.
+    fn serve(self: Arc<Self>, head: RequestHead, body: Bytes, run: Run) -> Option<BoxedHandling>;
     /// Whether requests of `cmd` are one-way: their handlers run to the end
     /// even when the connection closes.
     fn is_oneway(&self, cmd: u32) -> bool;
@@ -83,7 +79,7 @@ pub(crate) struct Connection {
     pub(crate) sessions: Sessions,
     writes: WriteQueue,
     shared: Arc<Shared>,
-    handlings: Handlings,
+    handlers: Handlers,
     owner: OwnerRef,
     open: AtomicBool,
     state: Mutex<State>,
@@ -126,7 +122,7 @@ impl Connection {
             sessions: Sessions::new(first_session),
             writes: WriteQueue::new(shared.config.limits.write_queue, shared.budget.clone()),
             shared: shared.clone(),
-            handlings: Handlings::default(),
+            handlers: Handlers::default(),
             owner,
             open: AtomicBool::new(true),
             state: Mutex::new(State {
@@ -192,15 +188,15 @@ impl Connection {
         self.writes.queued()
     }
 
-    /// Handlers of this connection's requests still running or queued.
+    /// Handlers of this connection's requests still running.
     pub(crate) fn handlers(&self) -> usize {
-        self.handlings.len()
+        self.handlers.len()
     }
 
-    /// Cancels every handler of the connection, one-way ones too; returns
-    /// how many. For the end of a shutdown's grace.
-    pub(crate) fn cancel_handlers(&self) -> usize {
-        self.handlings.cancel(true)
+    /// Cancels every handler of the connection, one-way ones too: the end
+    /// of a shutdown's grace.
+    pub(crate) fn cancel_handlers(&self) {
+        self.handlers.cancel(true);
     }
 
     /// Fails the calls still pending with `reason`, and refuses new ones.
@@ -238,7 +234,7 @@ impl Connection {
             }
         }
         if self.shared.config.cancel_on_close {
-            self.handlings.cancel(false);
+            self.handlers.cancel(false);
         }
         if let Some(owner) = self.owner() {
             owner.lost(self, &reason, end == End::Local);

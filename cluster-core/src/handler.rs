@@ -4,7 +4,7 @@ use std::future::Future;
 
 use bytes::Bytes;
 
-use crate::connection::BoxedResponse;
+use crate::connection::{BoxedHandling, Run};
 use crate::peer::Peer;
 use crate::trace;
 
@@ -74,18 +74,19 @@ where
 
 /// [`Handler`] behind a pointer: the node stores one of these.
 pub(crate) trait DynHandler: Send + Sync + 'static {
-    /// Starts handling `req` inside its context (caller and trace id).
-    fn serve(&self, req: Request) -> BoxedResponse;
+    /// The handling of `req` inside its context (caller and trace id), as
+    /// `run` completes it.
+    fn serve(&self, req: Request, run: Run) -> BoxedHandling;
     fn oneway(&self, cmd: u32) -> bool;
 }
 
 impl<H: Handler> DynHandler for H {
-    fn serve(&self, req: Request) -> BoxedResponse {
+    fn serve(&self, req: Request, run: Run) -> BoxedHandling {
         let trace_id = req.trace_id;
         let caller = req.peer.caller();
         // Even the synchronous part of a handler sees its context.
         let fut = trace::enter(trace_id, caller.clone(), || self.handle(req));
-        Box::pin(trace::handling(trace_id, caller, fut))
+        run.wrap(trace::handling(trace_id, caller, fut))
     }
 
     fn oneway(&self, cmd: u32) -> bool {

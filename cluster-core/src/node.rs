@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::connection::{BoxedResponse, Connection, End, RequestHead};
+use crate::connection::{BoxedHandling, Connection, End, RequestHead, Run};
 use crate::error::{Error, Result};
 use crate::handler::{DynHandler, Request};
 use crate::listener::Listener;
@@ -308,9 +308,12 @@ impl NodeInner {
     /// connection; `started` handlers were there when shutting down began.
     fn close(&self, started: usize) -> ShutdownReport {
         let live = self.live();
-        let mut report = ShutdownReport::default();
+        let mut report = ShutdownReport {
+            handlers_cancelled: self.shared.budget.counts().running,
+            ..ShutdownReport::default()
+        };
         for conn in &live {
-            report.handlers_cancelled += conn.cancel_handlers();
+            conn.cancel_handlers();
             report.calls_failed += conn.sessions.len();
             conn.fail_calls(Error::Shutdown);
         }
@@ -346,7 +349,7 @@ impl NodeInner {
 }
 
 impl Endpoint for NodeInner {
-    fn serve(&self, peer: Peer, head: RequestHead, body: Bytes) -> Option<BoxedResponse> {
+    fn serve(&self, peer: Peer, head: RequestHead, body: Bytes, run: Run) -> BoxedHandling {
         let req = Request {
             cmd: head.cmd,
             session: head.session,
@@ -354,7 +357,7 @@ impl Endpoint for NodeInner {
             body,
             peer,
         };
-        Some(self.handler.serve(req))
+        self.handler.serve(req, run)
     }
 
     fn is_oneway(&self, cmd: u32) -> bool {

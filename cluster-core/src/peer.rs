@@ -19,7 +19,7 @@ use bytes::Bytes;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::connection::{BoxedResponse, Connection, End, Owner, RequestHead};
+use crate::connection::{BoxedHandling, Connection, End, Owner, RequestHead, Run};
 use crate::error::{Error, Result};
 use crate::reconnect::Dialer;
 use crate::session::Reply;
@@ -30,7 +30,7 @@ use crate::trace::{self, Caller};
 /// What a peer needs of its node: serving requests, and hearing of
 /// connections that come and go.
 pub(crate) trait Endpoint: Send + Sync {
-    fn serve(&self, peer: Peer, head: RequestHead, body: Bytes) -> Option<BoxedResponse>;
+    fn serve(&self, peer: Peer, head: RequestHead, body: Bytes, run: Run) -> BoxedHandling;
     fn is_oneway(&self, cmd: u32) -> bool;
     /// A connection of `peer` was made.
     fn connected(&self, conn: &Arc<Connection>);
@@ -369,9 +369,9 @@ impl PeerShared {
 }
 
 impl Owner for PeerShared {
-    fn serve(self: Arc<Self>, head: RequestHead, body: Bytes) -> Option<BoxedResponse> {
+    fn serve(self: Arc<Self>, head: RequestHead, body: Bytes, run: Run) -> Option<BoxedHandling> {
         let node = self.node.clone();
-        node.serve(Peer { inner: self }, head, body)
+        Some(node.serve(Peer { inner: self }, head, body, run))
     }
 
     fn is_oneway(&self, cmd: u32) -> bool {

@@ -544,18 +544,7 @@ async fn while_backing_off_calls_fail_at_once_with_the_last_cause() {
         "{error}"
     );
     assert_eq!(server.stats().connections, 0, "no dial while backing off");
-    let answered = async {
-        loop {
-            match peer.call(1, "back").await {
-                Ok(body) => return body,
-                Err(Error::Connect { .. }) => tokio::time::sleep(Duration::from_millis(50)).await,
-                Err(error) => panic!("{error}"),
-            }
-        }
-    };
-    let body = tokio::time::timeout(PATIENCE, answered)
-        .await
-        .expect("reconnects");
+    let body = support::call_once_reachable(&peer, 1, "back").await;
     assert_eq!(body, "back");
 }
 

@@ -39,8 +39,10 @@ fn memory_stays_bounded() {
 }
 
 /// 2,000 requests of 24 bytes, each in a read of its own, to a handler
-/// that waits: each may cost at most 0.6 KB of resident memory (a slice of
-/// the read buffer would keep 8 KiB alive per request).
+/// that waits: each may cost at most 0.6 KB of resident memory in a
+/// release build (a slice of the read buffer would keep 8 KiB alive per
+/// request). Unoptimised futures are larger: 0.8 KB in a debug build.
+/// `.ci/run` runs this test in both.
 async fn a_trickled_request_holds_little_more_than_its_own_bytes() {
     const REQUESTS: u32 = 2000;
     let Some(before) = rss() else {
@@ -78,9 +80,10 @@ async fn a_trickled_request_holds_little_more_than_its_own_bytes() {
     let after = rss().expect("statm");
     let per_request = after.saturating_sub(before) / REQUESTS as usize;
     println!("trickle: {per_request} bytes of RSS per waiting request");
+    let bound = if cfg!(debug_assertions) { 800 } else { 600 };
     assert!(
-        per_request <= 600,
-        "{per_request} bytes per waiting request"
+        per_request <= bound,
+        "{per_request} bytes per waiting request (at most {bound})"
     );
     gate.add_permits(REQUESTS as usize);
     wait_until("answered", || node.stats().handlers == 0).await;

@@ -227,22 +227,8 @@ fn calls_across_hosts_fail_clearly_while_the_link_is_cut_and_resume_when_it_is_b
         assert!(matches!(error, Error::Connect { .. }), "while cut: {error}");
 
         hosts.restore();
-        // The peer backs off after the failed connect: calls fail at once
-        // with its error until the next attempt.
-        let reconnected = async {
-            loop {
-                match peer.call(1, "back").await {
-                    Ok(body) => return body,
-                    Err(Error::Connect { .. }) => {
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                    }
-                    Err(error) => panic!("call after the restore: {error}"),
-                }
-            }
-        };
-        let reply = tokio::time::timeout(support::PATIENCE, reconnected)
-            .await
-            .expect("reconnected after the restore");
+        // The peer backs off after the failed connect, then dials again.
+        let reply = support::call_once_reachable(&peer, 1, "back").await;
         assert_eq!(reply, "back");
         assert_eq!(server.node().stats().connections, 1, "the peer reconnected");
     });

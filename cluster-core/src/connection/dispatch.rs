@@ -1,45 +1,49 @@
 //! The dispatcher: admits each request read from a connection, runs its
 //! handler and queues its response.
 //!
-//! Admission: a handler that has to wait holds a permit of its connection
+//! Admission: a request takes a handler slot of its connection
 //! ([`crate::Limits::max_concurrent_requests`]) and one of the node
-//! ([`crate::Limits::max_handlers`]). A request that finds none queues, in
-//! order, holding only its bytes ([`Admission`]); the reader pauses once
-//! too many bytes queue. Queued and running handlers count in the node's
-//! budget.
+//! ([`crate::Limits::max_handlers`]) for as long as its handler runs. A
+//! request that finds none queues, in order, holding only its bytes
+//! ([`Admission`]); the reader pauses once too many bytes queue.
 //!
 //! A handler is first called and polled by the reader itself: one that
-//! finishes at once (most do) costs no task, no scheduling, no permit and
-//! no copy of its future. One that is not ready moves, as it is, to a task
-//! of its own ([`Handling`]), so a slow handler never holds up the other
-//! requests of its connection. Polling before spawning is sound because
-//! the future is boxed, hence not moved in memory, and the new task polls
-//! it again at once, so it registers the task's waker instead of the
-//! reader's.
+//! finishes at once (most do) costs no task and no scheduling. One that is
+//! not ready moves, as it is, to a task of its own, so a slow handler never
+//! holds up the other requests of its connection. Polling before spawning
+//! is sound because the future is boxed, hence not moved in memory, and the
+//! new task polls it again at once, so it registers the task's waker instead
+//! of the reader's.
 //!
-//! Every step runs inside `catch_unwind`, so that a panic is logged with
-//! the request's cmd and session and the connection carries on, and inside
-//! the request's span when a subscriber wants one. (The request's context,
-//! its caller and trace id, is set by the future the owner returns.)
+//! A waiting request costs two allocations besides its bytes: the
+//! handler's future and its [`Run`] (slots, memory charge, response) boxed
+//! together by [`Run::wrap`], and the task that runs that box, which holds
+//! nothing else, so that it stays at the smallest size tokio's 128-byte
+//! task alignment allows. Tasks are registered with their connection by
+//! task id, so that closing it can cancel them.
 //!
-//! Handler tasks are registered with their connection ([`Handlings`]), so
-//! that closing it cancels them: their responses could not be delivered.
-//! One-way requests are never cancelled by a close: nothing waits for them,
-//! and what was accepted is not lost. A shutdown's grace cancels them too.
+//! A panic in a handler is caught and logged with the request's cmd and
+//! session; the connection carries on. Closing a connection cancels its
+//! handlers (their responses could not be delivered); one-way requests are
+//! never cancelled by a close (nothing waits for them, and what was
+//! accepted is not lost), only by the end of a shutdown's grace.
 
 use std::any::Any;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
-use tokio::task::AbortHandle;
+use futures_util::FutureExt;
+use tokio::sync::Notify;
+use tokio::task::{AbortHandle, Id};
+use tracing::Instrument;
 
-use super::{BoxedResponse, Connection};
+use super::Connection;
 use crate::sync::lock;
 
 /// How much of the requests that wait for a handler slot may be held while
@@ -57,14 +61,14 @@ pub(crate) struct RequestHead {
     pub(crate) trace_id: u64,
 }
 
-/// The permits a waiting handler holds: its connection's and its node's.
-type Permits = (OwnedSemaphorePermit, OwnedSemaphorePermit);
+/// A request's whole handling, as a task runs it.
+pub(crate) type BoxedHandling = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Requests of one connection that wait for a handler slot, in arrival
-/// order, and the connection's slots. Owned by the reader.
+/// order. Owned by the reader.
 pub(super) struct Admission {
     conn: Arc<Connection>,
-    slots: Arc<Semaphore>,
+    limit: usize,
     waiting: VecDeque<(RequestHead, Bytes)>,
     bytes: usize,
 }
@@ -73,9 +77,7 @@ impl Admission {
     pub(super) fn new(conn: &Arc<Connection>) -> Self {
         Self {
             conn: conn.clone(),
-            slots: Arc::new(Semaphore::new(
-                conn.shared.config.limits.max_concurrent_requests,
-            )),
+            limit: conn.shared.config.limits.max_concurrent_requests,
             waiting: VecDeque::new(),
             bytes: 0,
         }
@@ -93,23 +95,8 @@ impl Admission {
             );
             return;
         }
-        let node = &self.conn.shared.budget.handlers;
-        if self.waiting.is_empty()
-            && self.slots.available_permits() > 0
-            && node.available_permits() > 0
-        {
-            if let Some(handling) = start(&self.conn, head, body) {
-                // Only this reader takes this connection's slots, and one
-                // was free; the node's may have been taken meanwhile by
-                // another reader, and then this one handler goes over.
-                let permits = self
-                    .slots
-                    .clone()
-                    .try_acquire_owned()
-                    .ok()
-                    .zip(node.clone().try_acquire_owned().ok());
-                handling.spawn(permits);
-            }
+        if self.waiting.is_empty() && self.take_slot() {
+            start(&self.conn, head, body);
         } else {
             self.conn.shared.budget.queued();
             self.conn.shared.budget.add_memory(body.len());
@@ -118,50 +105,49 @@ impl Admission {
         }
     }
 
-    /// Waits for a slot of the connection and of the node.
-    pub(super) async fn slots(&self) -> Option<Permits> {
-        let conn = self.slots.clone().acquire_owned().await.ok()?;
-        let node = self
-            .conn
-            .shared
-            .budget
-            .handlers
-            .clone()
-            .acquire_owned()
-            .await
-            .ok()?;
-        Some((conn, node))
+    /// Takes a slot of the connection and one of the node, or neither.
+    fn take_slot(&self) -> bool {
+        let handlers = &self.conn.handlers;
+        if handlers.running.load(Ordering::Acquire) >= self.limit {
+            return false;
+        }
+        if !self.conn.shared.budget.try_run() {
+            return false;
+        }
+        // Only the reader takes this connection's slots.
+        handlers.running.fetch_add(1, Ordering::AcqRel);
+        true
+    }
+
+    /// Resolves when a slot may have come free.
+    pub(super) async fn slot_freed(&self) {
+        let (conn, node) = (
+            self.conn.handlers.freed.notified(),
+            self.conn.shared.budget.handler_freed(),
+        );
+        if self.conn.handlers.running.load(Ordering::Acquire) < self.limit
+            && self.conn.shared.budget.may_run()
+        {
+            return;
+        }
+        tokio::select! {
+            () = conn => {}
+            () = node => {}
+        }
     }
 
     /// Starts queued requests while slots are free.
     pub(super) fn start_waiting(&mut self) {
-        while !self.waiting.is_empty() {
-            let node = &self.conn.shared.budget.handlers;
-            let Some(permits) = self
-                .slots
-                .clone()
-                .try_acquire_owned()
-                .ok()
-                .zip(node.clone().try_acquire_owned().ok())
-            else {
+        while !self.waiting.is_empty() && self.take_slot() {
+            let Some((head, body)) = self.waiting.pop_front() else {
                 return;
             };
-            self.start_next(permits);
+            let budget = &self.conn.shared.budget;
+            self.bytes -= body.len();
+            budget.sub_memory(body.len());
+            start(&self.conn, head, body);
+            budget.unqueued();
         }
-    }
-
-    /// Starts the oldest queued request with `permits`.
-    pub(super) fn start_next(&mut self, permits: Permits) {
-        let Some((head, body)) = self.waiting.pop_front() else {
-            return;
-        };
-        let budget = &self.conn.shared.budget;
-        self.bytes -= body.len();
-        budget.sub_memory(body.len());
-        if let Some(handling) = start(&self.conn, head, body) {
-            handling.spawn(Some(permits));
-        }
-        budget.unqueued();
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -189,185 +175,169 @@ impl Drop for Admission {
     }
 }
 
-/// Calls the handler for the request and polls it once. Returns the
-/// handling if it is not finished: it must then be
-/// [spawned](Handling::spawn).
-fn start(conn: &Arc<Connection>, head: RequestHead, body: Bytes) -> Option<Handling> {
-    let owner = conn.owner()?;
+/// Calls the handler for a request that holds its slots and polls it once;
+/// spawns it if it is not finished.
+fn start(conn: &Arc<Connection>, head: RequestHead, body: Bytes) {
     let span = request_span(head);
-    let entered = span.as_deref().map(tracing::Span::enter);
+    let entered = span.as_ref().map(tracing::Span::enter);
     let charge = body.len();
-    let polled = catch_unwind(AssertUnwindSafe(|| {
-        let mut fut = owner.clone().serve(head, body)?;
+    conn.shared.budget.add_memory(charge);
+    let Some(owner) = conn.owner() else {
+        drop(Run::new(conn, head, charge, None));
+        return;
+    };
+    let oneway = owner.is_oneway(head.cmd);
+    let run = Run::new(conn, head, charge, span.clone().map(Box::new));
+    // The handler's synchronous part runs here: a panic in it is caught as
+    // one in its future would be (by `Run::wrap`).
+    let started = catch_unwind(AssertUnwindSafe(|| {
+        let mut fut = owner.serve(head, body, run)?;
         // The task it may move to polls it again at once, so nothing has
         // to be woken from here.
-        Some(
-            match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-                Poll::Ready(response) => Ok(response),
-                Poll::Pending => Err(fut),
-            },
-        )
-    }));
-    match polled {
-        Ok(None) => {}
-        Ok(Some(Ok(response))) => respond(conn, head, Ok(response)),
-        Ok(Some(Err(fut))) => {
-            drop(entered);
-            conn.shared.budget.add_memory(charge);
-            return Some(Handling {
-                conn: conn.clone(),
-                head,
-                oneway: owner.is_oneway(head.cmd),
-                fut,
-                span,
-                permits: None,
-                charge,
-                index: None,
-            });
+        match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(()) => None,
+            Poll::Pending => Some(fut),
         }
-        Err(panic) => respond(conn, head, Err(panic)),
+    }));
+    drop(entered);
+    match started {
+        Ok(Some(fut)) => conn.handlers.spawn(conn, oneway, fut),
+        Ok(None) => {}
+        Err(panic) => log_panic(head, &*panic),
     }
-    None
 }
 
-/// A handling that did not finish on the reader: run as a task.
-struct Handling {
+/// What a request holds while its handler runs, and what it does when it
+/// ends: its slots and memory charge are given back on drop, however it
+/// ends.
+pub(crate) struct Run {
     conn: Arc<Connection>,
     head: RequestHead,
-    oneway: bool,
-    fut: BoxedResponse,
-    /// `None` when no subscriber wants it; boxed, as a span is 40 bytes
-    /// and every waiting request keeps its handling.
-    span: Option<Box<tracing::Span>>,
-    /// Bounds the handlers that wait at once.
-    permits: Option<Permits>,
-    /// The request's bytes, counted in the node's memory budget.
     charge: usize,
-    /// Where it is registered with its connection.
-    index: Option<usize>,
+    /// `None` when no subscriber wants it: a disabled span still costs.
+    span: Option<Box<tracing::Span>>,
 }
 
-impl Handling {
-    /// Finishes the handling in a task of its own, holding `permits`.
-    fn spawn(mut self, permits: Option<Permits>) {
-        self.permits = permits;
-        self.conn.shared.budget.running();
-        let conn = self.conn.clone();
-        let oneway = self.oneway;
-        conn.handlings.spawn(oneway, self);
-    }
-}
-
-impl Future for Handling {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = &mut *self;
-        let _entered = this.span.as_deref().map(tracing::Span::enter);
-        let fut = &mut this.fut;
-        let outcome = match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(response)) => Ok(response),
-            Err(panic) => Err(panic),
-        };
-        this.permits = None;
-        respond(&this.conn, this.head, outcome);
-        Poll::Ready(())
-    }
-}
-
-impl Drop for Handling {
-    fn drop(&mut self) {
-        if let Some(index) = self.index {
-            self.conn.handlings.remove(index);
+impl Run {
+    fn new(
+        conn: &Arc<Connection>,
+        head: RequestHead,
+        charge: usize,
+        span: Option<Box<tracing::Span>>,
+    ) -> Self {
+        Self {
+            conn: conn.clone(),
+            head,
+            charge,
+            span,
         }
+    }
+
+    /// The whole handling of the request: `fut` (the handler's) run to its
+    /// response, in one allocation. Combinators rather than an `async`
+    /// block, which would keep `fut` twice (as captured, and as awaited).
+    pub(crate) fn wrap<F>(mut self, fut: F) -> BoxedHandling
+    where
+        F: Future<Output = Option<Bytes>> + Send + 'static,
+    {
+        let span = self.span.take();
+        let run = AssertUnwindSafe(fut)
+            .catch_unwind()
+            .map(move |outcome| match outcome {
+                Ok(response) => respond(&self.conn, self.head, response),
+                Err(panic) => log_panic(self.head, &*panic),
+            });
+        match span {
+            Some(span) => Box::pin(run.instrument(*span)),
+            None => Box::pin(run),
+        }
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        self.conn.handlers.release();
         let budget = &self.conn.shared.budget;
         budget.sub_memory(self.charge);
         budget.stopped();
     }
 }
 
-/// Queues the response of a finished handling, or logs why there is none.
-fn respond(conn: &Connection, head: RequestHead, outcome: std::thread::Result<Option<Bytes>>) {
+/// Queues the response of a finished handler.
+fn respond(conn: &Connection, head: RequestHead, response: Option<Bytes>) {
+    if let Some(body) = response {
+        if let Err(error) = conn.write_response(head.session, &body) {
+            let RequestHead { cmd, session, .. } = head;
+            tracing::warn!(cmd, session, %error, "response dropped");
+        }
+    }
+}
+
+fn log_panic(head: RequestHead, panic: &(dyn Any + Send)) {
     let RequestHead { cmd, session, .. } = head;
-    match outcome {
-        Ok(Some(body)) => {
-            if let Err(error) = conn.write_response(session, &body) {
-                tracing::warn!(cmd, session, %error, "response dropped");
-            }
-        }
-        Ok(None) => {}
-        Err(panic) => tracing::error!(
-            cmd,
-            session,
-            panic = panic_message(&*panic),
-            "handler panicked"
-        ),
-    }
+    tracing::error!(
+        cmd,
+        session,
+        panic = panic_message(panic),
+        "handler panicked"
+    );
 }
 
-/// The handler tasks of one connection, so that they can be cancelled.
+/// The handlers of one connection: how many run, the tasks of those that
+/// wait, and the signals the reader waits on.
 #[derive(Default)]
-pub(super) struct Handlings {
-    slab: Mutex<Slab>,
-    /// Woken when the last handler ends.
+pub(super) struct Handlers {
+    running: AtomicUsize,
+    /// A slot came free while every one was taken.
+    freed: Notify,
+    /// The last handler ended.
     idle: Notify,
+    /// The tasks of handlers that wait, by task id, and whether one-way.
+    tasks: Mutex<HashMap<Id, (AbortHandle, bool)>>,
+    /// Set once the connection closed: handlers (not one-way) started
+    /// after that are cancelled at once.
+    cancelled: AtomicBool,
 }
 
-#[derive(Default)]
-struct Slab {
-    entries: Vec<Option<(AbortHandle, bool)>>,
-    free: Vec<usize>,
-    len: usize,
-}
-
-impl Handlings {
-    /// Spawns `handling` and registers it. Under the lock, so that a
-    /// handling that ends at once finds itself registered.
-    fn spawn(&self, oneway: bool, mut handling: Handling) {
-        let mut slab = self.lock();
-        let index = slab.free.pop().unwrap_or_else(|| {
-            slab.entries.push(None);
-            slab.entries.len() - 1
-        });
-        handling.index = Some(index);
-        let task = tokio::spawn(handling).abort_handle();
-        slab.entries[index] = Some((task, oneway));
-        slab.len += 1;
-    }
-
-    fn remove(&self, index: usize) {
-        let mut slab = self.lock();
-        if slab.entries.get_mut(index).and_then(Option::take).is_some() {
-            slab.free.push(index);
-            slab.len -= 1;
-            if slab.len == 0 {
-                // A burst of handlers does not pin its table.
-                *slab = Slab::default();
-                drop(slab);
-                self.idle.notify_waiters();
-            }
+impl Handlers {
+    fn release(&self) {
+        let before = self.running.fetch_sub(1, Ordering::AcqRel);
+        // The reader waits for a slot only with none free; a stored permit
+        // from an earlier release only makes it look once more.
+        self.freed.notify_one();
+        if before == 1 {
+            self.idle.notify_waiters();
         }
     }
 
-    /// Cancels the running handlers (one-way ones only if `oneway_too`);
-    /// returns how many.
-    pub(super) fn cancel(&self, oneway_too: bool) -> usize {
+    /// Runs `fut` in a task registered under its id. Under the lock, so
+    /// that a task that ends at once finds itself registered.
+    fn spawn(&self, conn: &Arc<Connection>, oneway: bool, fut: BoxedHandling) {
+        let mut tasks = lock(&self.tasks);
+        let task = tokio::spawn(Spawned {
+            fut,
+            conn: conn.clone(),
+        });
+        if !oneway && self.cancelled.load(Ordering::Acquire) {
+            task.abort();
+        }
+        tasks.insert(task.id(), (task.abort_handle(), oneway));
+    }
+
+    /// Cancels the running handlers, one-way ones only if `oneway_too`.
+    pub(super) fn cancel(&self, oneway_too: bool) {
+        self.cancelled.store(true, Ordering::Release);
         // Aborting only schedules the task's cancellation: nothing runs
         // under the lock.
-        let slab = self.lock();
-        let mut cancelled = 0;
-        for (task, oneway) in slab.entries.iter().flatten() {
+        for (task, oneway) in lock(&self.tasks).values() {
             if oneway_too || !oneway {
                 task.abort();
-                cancelled += 1;
             }
         }
-        cancelled
     }
 
     pub(super) fn len(&self) -> usize {
-        self.lock().len
+        self.running.load(Ordering::Acquire)
     }
 
     /// Waits until no handler of the connection runs.
@@ -380,9 +350,28 @@ impl Handlings {
             idle.await;
         }
     }
+}
 
-    fn lock(&self) -> MutexGuard<'_, Slab> {
-        lock(&self.slab)
+/// A handler's task: just its boxed handling, and what unregisters it when
+/// it ends or is cancelled (both drop it inside the task).
+struct Spawned {
+    fut: BoxedHandling,
+    conn: Arc<Connection>,
+}
+
+impl Future for Spawned {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.fut.as_mut().poll(cx)
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Some(id) = tokio::task::try_id() {
+            lock(&self.conn.handlers.tasks).remove(&id);
+        }
     }
 }
 
@@ -390,19 +379,19 @@ impl Handlings {
 /// it. Only made when a subscriber wants it: a disabled span still cost
 /// about 200 instructions per request (callgrind), most of it in tracing's
 /// fallback to the `log` crate, which cannot carry span fields anyway.
-fn request_span(head: RequestHead) -> Option<Box<tracing::Span>> {
+fn request_span(head: RequestHead) -> Option<tracing::Span> {
     let RequestHead {
         cmd,
         session,
         trace_id,
     } = head;
     tracing::enabled!(tracing::Level::INFO).then(|| {
-        Box::new(tracing::info_span!(
+        tracing::info_span!(
             "request",
             cmd,
             session,
             trace_id = %format_args!("{trace_id:016x}")
-        ))
+        )
     })
 }
 

@@ -76,13 +76,10 @@ async fn drain(conn: &Connection, admission: &mut Admission) {
     loop {
         admission.start_waiting();
         if admission.is_empty() {
-            conn.handlings.done().await;
+            conn.handlers.done().await;
             return;
         }
-        match admission.slots().await {
-            Some(permits) => admission.start_next(permits),
-            None => return,
-        }
+        admission.slot_freed().await;
     }
 }
 
@@ -143,10 +140,8 @@ async fn read_frames(
         // frame's clock starts again after it.
         if admission.is_full() {
             tracing::debug!(conn = conn.id, "request limit reached: pausing reads");
-            match paused(rd, admission.slots()).await? {
-                Some(permits) => admission.start_next(permits),
-                None => return Err(Error::Closed),
-            }
+            paused(rd, admission.slot_freed()).await?;
+            admission.start_waiting();
             started = started.map(|_| Instant::now());
             continue;
         }
@@ -200,8 +195,8 @@ async fn read_frames(
         // end: a handler may be waiting for one of them.
         let result = tokio::select! {
             read = read => read?,
-            Some(permits) = admission.slots(), if !admission.is_empty() => {
-                admission.start_next(permits);
+            () = admission.slot_freed(), if !admission.is_empty() => {
+                admission.start_waiting();
                 continue;
             }
         };

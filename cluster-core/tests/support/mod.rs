@@ -220,3 +220,21 @@ pub fn raise_fd_limit(needed: u64) {
         limit.rlim_max
     );
 }
+
+/// Calls `cmd` with `body` on an outbound peer that may be backing off
+/// after a failed connect: retries while the call fails with
+/// [`Error::Connect`], for at most [`PATIENCE`].
+pub async fn call_once_reachable(peer: &Peer, cmd: u32, body: &'static str) -> Bytes {
+    let answered = async {
+        loop {
+            match peer.call(cmd, body).await {
+                Ok(reply) => return reply,
+                Err(Error::Connect { .. }) => tokio::time::sleep(Duration::from_millis(10)).await,
+                Err(error) => panic!("call to {}: {error}", peer.addr()),
+            }
+        }
+    };
+    tokio::time::timeout(PATIENCE, answered)
+        .await
+        .unwrap_or_else(|_| panic!("{} not reachable within {PATIENCE:?}", peer.addr()))
+}
