@@ -1,5 +1,7 @@
 //! Connect and reconnect: `connect` always returns a peer, even before the
-//! server exists; when the connection is lost, the next call reconnects.
+//! server exists; after a failed attempt the peer backs off (calls fail at
+//! once with the last cause) before it dials again; when the connection is
+//! lost, the next call reconnects.
 //!
 //! Run with `cargo run --example reconnect`.
 
@@ -27,7 +29,9 @@ async fn main() -> Result<(), cluster::Error> {
         .to_string();
 
     let (lost_tx, mut lost) = mpsc::unbounded_channel();
+    let backoff = std::time::Duration::from_millis(100);
     let client = cluster::Node::builder()
+        .reconnect_backoff(backoff, backoff)
         .on_close(move |peer, reason| {
             println!("client: lost {} ({reason})", peer.addr());
             let _ = lost_tx.send(());
@@ -48,6 +52,11 @@ async fn main() -> Result<(), cluster::Error> {
         })
         .build();
     let _listener = server.listen(&addr)?;
+    println!(
+        "client: server up, still backing off: {}",
+        counter.next().await.unwrap_err()
+    );
+    tokio::time::sleep(backoff).await;
     println!(
         "client: same peer, server up: next = {}",
         counter.next().await?

@@ -78,6 +78,10 @@ impl<A: Service, B: Service> Handler for Router<A, B> {
     fn handle(&self, req: Request) -> impl Future<Output = Option<Bytes>> + Send + 'static {
         crate::dispatch::handle(self, req)
     }
+
+    fn is_oneway(&self, cmd: u32) -> bool {
+        Self::COMMANDS.is_oneway(cmd)
+    }
 }
 
 /// Mounts several services on one [`Router`]:

@@ -66,6 +66,11 @@ impl CommandTable {
         }
     }
 
+    /// Whether command `cmd` is one of the table's one-way commands.
+    pub fn is_oneway(&self, cmd: u32) -> bool {
+        (0..self.len()).any(|i| self.get(i).is_some_and(|c| c.id == cmd && c.oneway))
+    }
+
     /// Whether two commands share an id. A `const fn`, so that generated
     /// code and [`crate::Router::new`] check it at compile time.
     pub const fn has_duplicate_ids(&self) -> bool {

@@ -74,20 +74,22 @@ impl Calc for Calculator {
     }
 }
 
-async fn calc_pair(calc: Calculator) -> CalcClient {
+/// A client of a server serving `calc`, and the server's node, which
+/// serves for as long as it is held.
+async fn calc_pair(calc: Calculator) -> (CalcClient, Node) {
     let server = Node::builder().handler(CalcServer::new(calc)).build();
     let listener = server.listen("127.0.0.1:0").expect("bind");
     let peer = Node::builder()
         .build()
         .connect(&listener.local_addr().to_string())
         .await;
-    CalcClient::new(peer)
+    (CalcClient::new(peer), server)
 }
 
 #[tokio::test]
 async fn typed_calls_round_trip_through_a_real_connection() {
     let (tx, mut logged) = mpsc::unbounded_channel();
-    let client = calc_pair(Calculator {
+    let (client, _server) = calc_pair(Calculator {
         logged: Some(tx),
         ..Calculator::default()
     })
@@ -119,7 +121,7 @@ async fn typed_calls_round_trip_through_a_real_connection() {
 
 #[tokio::test]
 async fn per_call_timeout_overrides_the_node_default() {
-    let client = calc_pair(Calculator::default()).await;
+    let (client, _server) = calc_pair(Calculator::default()).await;
     let err = client
         .clone()
         .with_timeout(Duration::from_millis(20))
@@ -256,7 +258,7 @@ async fn several_services_share_one_node_and_handlers_call_back() {
 
 #[tokio::test]
 async fn unknown_and_undecodable_requests_get_no_response() {
-    let client = calc_pair(Calculator::default()).await;
+    let (client, _server) = calc_pair(Calculator::default()).await;
     let peer = client.peer().clone();
     let err = peer
         .call_timeout(0xdead, "?", Duration::from_millis(50))
@@ -284,4 +286,45 @@ async fn a_response_that_does_not_decode_is_a_decode_error() {
         .await;
     let err = CalcClient::new(peer).add(1, 2).await.unwrap_err();
     assert!(matches!(err, Error::Decode(_)), "{err}");
+}
+
+/// A service whose one-way method waits before it records.
+#[cluster::service]
+pub trait Notes {
+    #[oneway]
+    async fn note(&self, ms: u64, text: String);
+}
+
+struct Notebook(mpsc::UnboundedSender<String>);
+
+impl Notes for Notebook {
+    async fn note(&self, ms: u64, text: String) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        let _ = self.0.send(text);
+    }
+}
+
+#[tokio::test]
+async fn one_way_methods_run_to_their_end_after_the_sender_closes() {
+    use cluster::Handler;
+    let (tx, mut noted) = mpsc::unbounded_channel();
+    let server_handler = NotesServer::new(Notebook(tx));
+    assert!(server_handler.is_oneway(NotesClient::NOTE));
+    assert!(!CalcServer::new(Calculator::default()).is_oneway(CalcClient::ADD));
+    let server = Node::builder().handler(server_handler).build();
+    let listener = server.listen("127.0.0.1:0").expect("bind");
+    let client = Node::builder().build();
+    let notes = NotesClient::new(client.connect(&listener.local_addr().to_string()).await);
+    notes.note(100, "kept".into()).await.expect("sent");
+    // The sender leaves at once; the note was read, so it is not lost.
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while server.stats().handlers == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the note reached its handler");
+    drop((notes, client));
+    let text = tokio::time::timeout(Duration::from_secs(5), noted.recv()).await;
+    assert_eq!(text.expect("in time").as_deref(), Some("kept"));
 }

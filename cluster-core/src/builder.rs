@@ -15,7 +15,9 @@ use crate::wire::WireFormat;
 
 /// Configures a [`Node`]. Every setting has a default: a node built with
 /// none serves no requests (it only calls), times calls out after 5000 ms,
-/// speaks wire v1 and has id 0.
+/// speaks wire v1, has id 0, gives a connect attempt 3 s, backs off from
+/// 50 ms to 5 s after failed ones, listens with a backlog of 1024 and
+/// cancels the handlers of a connection that closes.
 ///
 /// ```
 /// use std::time::Duration;
@@ -40,6 +42,17 @@ pub struct NodeBuilder {
     limits: Limits,
     node_id: u16,
     first_session: u32,
+    connect_timeout: Duration,
+    backoff: (Duration, Duration),
+    backlog: u32,
+    cancel_on_close: bool,
+}
+
+impl Node {
+    /// Starts configuring a node.
+    pub fn builder() -> NodeBuilder {
+        NodeBuilder::default()
+    }
 }
 
 impl Default for NodeBuilder {
@@ -53,6 +66,10 @@ impl Default for NodeBuilder {
             limits: Limits::default(),
             node_id: 0,
             first_session: 0,
+            connect_timeout: Duration::from_secs(3),
+            backoff: (Duration::from_millis(50), Duration::from_secs(5)),
+            backlog: 1024,
+            cancel_on_close: true,
         }
     }
 }
@@ -93,7 +110,8 @@ impl NodeBuilder {
         self
     }
 
-    /// Per-connection limits; see [`Limits`] for the defaults.
+    /// Per-connection and node-wide limits; see [`Limits`] for the
+    /// defaults.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
@@ -113,17 +131,52 @@ impl NodeBuilder {
         self
     }
 
+    /// How long one connect attempt may take before it fails with
+    /// [`Error::Connect`] (a host that does not answer would otherwise take
+    /// the kernel's SYN timeout, about two minutes). The default is 3 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// After a failed connect, an outbound peer waits `min`, doubling per
+    /// failure up to `max` (each pause between half and all of that,
+    /// at random), before it dials again; meanwhile its calls fail at once
+    /// with the last failure. A success resets it. The default is 50 ms to
+    /// 5 s.
+    pub fn reconnect_backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.backoff = (min, max.max(min));
+        self
+    }
+
+    /// The listen backlog of the node's listeners: connections the kernel
+    /// completes before they are accepted. The default is 1024.
+    pub fn backlog(mut self, backlog: u32) -> Self {
+        self.backlog = backlog;
+        self
+    }
+
+    /// Whether the handlers still running for a connection that closes are
+    /// cancelled (the default: their responses cannot be delivered) or run
+    /// to their end, as silly's do (`false`; their responses are dropped).
+    /// Either way they count in [`crate::NodeStats::handlers`] and against
+    /// [`Limits::max_handlers`]. One-way commands
+    /// ([`Handler::is_oneway`]) always run to their end.
+    pub fn cancel_on_close(mut self, cancel: bool) -> Self {
+        self.cancel_on_close = cancel;
+        self
+    }
+
     /// Builds the node. Nothing runs until it listens or connects.
     pub fn build(self) -> Node {
-        let config = Config::new(self.timeout, self.wire, self.limits, self.node_id);
+        let mut config = Config::new(self.timeout, self.wire, self.limits, self.node_id);
+        config.first_session = self.first_session;
+        config.dialing.connect_timeout = self.connect_timeout;
+        (config.dialing.backoff_min, config.dialing.backoff_max) = self.backoff;
+        config.backlog = self.backlog;
+        config.cancel_on_close = self.cancel_on_close;
         let handler = self.handler.unwrap_or_else(|| Box::new(no_handler));
-        Node::from_parts(
-            config,
-            handler,
-            self.on_accept,
-            self.on_close,
-            self.first_session,
-        )
+        Node::from_parts(config, handler, self.on_accept, self.on_close)
     }
 }
 

@@ -7,12 +7,16 @@ use crate::wire::{FrameCodec, WireFormat, v2};
 /// The default call timeout: 5000 ms, as silly's.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(5000);
 
-/// Bounds that keep one connection from taking more than its share. Every
-/// limit applies to each connection separately.
+/// Bounds that keep a connection from taking more than its share, and a
+/// node from taking more than its host can give. The per-connection limits
+/// apply to each connection separately; the node-wide ones (`max_*` and
+/// `memory_budget`) to all of a node's connections together. The defaults
+/// suit a node of about 1 GiB of memory.
 ///
 /// ```
 /// let mut limits = cluster_core::Limits::default();
 /// limits.write_queue = 1 << 20;
+/// limits.max_connections = 1_000;
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -64,6 +68,29 @@ pub struct Limits {
     ///
     /// The default value for this parameter is 60 seconds.
     pub dead_peer_timeout: Option<Duration>,
+    /// Open connections of the node, inbound and outbound. A connection
+    /// accepted beyond it is closed at once (logged, and counted in
+    /// [`crate::NodeStats::refused_connections`]); an outbound connect
+    /// beyond it fails with [`crate::Error::Connect`].
+    ///
+    /// The default value for this parameter is 10,000.
+    pub max_connections: usize,
+    /// Handlers that may wait at once over the whole node, including those
+    /// of connections that have closed and still run. Beyond it requests
+    /// queue on their connection as they do beyond
+    /// `max_concurrent_requests`.
+    ///
+    /// The default value for this parameter is 65,536.
+    pub max_handlers: usize,
+    /// Bytes of input the node may hold across all its connections: read
+    /// buffers, requests waiting for or held by a handler, and write
+    /// queues. Over it, the node stops reading from the connections that
+    /// hold more than their share until memory is given back, and a frame
+    /// larger than the read buffer is read only once its size fits. Nothing
+    /// is dropped or refused for it.
+    ///
+    /// The default value for this parameter is 256 MiB.
+    pub memory_budget: usize,
 }
 
 impl Default for Limits {
@@ -75,8 +102,22 @@ impl Default for Limits {
             max_concurrent_requests: 4096,
             frame_read_timeout: Some(Duration::from_secs(30)),
             dead_peer_timeout: Some(Duration::from_secs(60)),
+            max_connections: 10_000,
+            max_handlers: 65_536,
+            memory_budget: 256 * 1024 * 1024,
         }
     }
+}
+
+/// How an outbound peer dials and backs off.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Dialing {
+    /// How long one connect attempt may take.
+    pub(crate) connect_timeout: Duration,
+    /// The first pause after a failed attempt; it doubles per failure.
+    pub(crate) backoff_min: Duration,
+    /// The longest pause.
+    pub(crate) backoff_max: Duration,
 }
 
 /// The settled configuration of a node.
@@ -86,6 +127,12 @@ pub(crate) struct Config {
     pub(crate) codec: FrameCodec,
     pub(crate) limits: Limits,
     pub(crate) node_id: u16,
+    pub(crate) dialing: Dialing,
+    pub(crate) backlog: u32,
+    /// Whether the handlers of a connection that closes are cancelled.
+    pub(crate) cancel_on_close: bool,
+    /// The session every new connection starts counting from.
+    pub(crate) first_session: u32,
 }
 
 impl Config {
@@ -95,6 +142,14 @@ impl Config {
             codec: FrameCodec::new(wire, limits.max_frame, limits.warn_frame),
             limits,
             node_id,
+            dialing: Dialing {
+                connect_timeout: Duration::from_secs(3),
+                backoff_min: Duration::from_millis(50),
+                backoff_max: Duration::from_secs(5),
+            },
+            backlog: 1024,
+            cancel_on_close: true,
+            first_session: 0,
         }
     }
 }

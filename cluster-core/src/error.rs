@@ -1,3 +1,5 @@
+//! The one error type of the crate.
+
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +25,11 @@ pub enum Error {
     /// connection is gone (accepted peers never reconnect).
     #[error("peer closed")]
     PeerClosed,
+    /// The node is shutting down ([`crate::Node::shutdown`]) or was dropped:
+    /// it makes no new calls, and calls still pending when its grace ran out
+    /// fail with this.
+    #[error("node shutting down")]
+    Shutdown,
     /// A host name could not be resolved.
     #[error("resolve {addr}: {source}")]
     Resolve {
@@ -31,7 +38,9 @@ pub enum Error {
         /// What the resolver said.
         source: Arc<io::Error>,
     },
-    /// A TCP connection could not be established.
+    /// A TCP connection could not be established: the last attempt failed
+    /// with `source`. While an outbound peer backs off after such a failure,
+    /// its calls fail with the same error at once instead of dialing again.
     #[error("connect {addr}: {source}")]
     Connect {
         /// The address as given.
@@ -57,7 +66,8 @@ pub enum Error {
         limit: usize,
     },
     /// The connection's write queue is full: the peer does not read fast
-    /// enough. Nothing was written.
+    /// enough. Nothing was written. (Node-wide budgets never fail a call:
+    /// they slow reading instead.)
     #[error("write queue full ({limit} bytes queued): peer is not reading")]
     Overloaded {
         /// The configured write-queue limit.

@@ -1,11 +1,12 @@
 //! The request handler: what a node does with the requests it receives.
 
 use std::future::Future;
-use std::pin::Pin;
 
 use bytes::Bytes;
 
+use crate::connection::{BoxedHandling, Run};
 use crate::peer::Peer;
+use crate::trace;
 
 /// One incoming request.
 #[derive(Debug, Clone)]
@@ -42,9 +43,23 @@ pub struct Request {
 ///     .handler(|req: Request| async move { Some(req.body) }) // echo
 ///     .build();
 /// ```
+///
+/// When its connection closes, a handler still running is cancelled (its
+/// response could not be delivered), unless the node was built with
+/// [`crate::NodeBuilder::cancel_on_close`]`(false)` or its command is
+/// [one-way](Handler::is_oneway): nothing waits for those, and what was
+/// read is run to its end.
 pub trait Handler: Send + Sync + 'static {
     /// Handles one request.
     fn handle(&self, req: Request) -> impl Future<Output = Option<Bytes>> + Send + 'static;
+
+    /// Whether `cmd` is a one-way command (nobody waits for its response).
+    /// The wire does not tell; generated services know. The default is
+    /// `false`.
+    fn is_oneway(&self, cmd: u32) -> bool {
+        let _ = cmd;
+        false
+    }
 }
 
 impl<F, Fut> Handler for F
@@ -57,15 +72,24 @@ where
     }
 }
 
-pub(crate) type BoxedResponse = Pin<Box<dyn Future<Output = Option<Bytes>> + Send>>;
-
 /// [`Handler`] behind a pointer: the node stores one of these.
 pub(crate) trait DynHandler: Send + Sync + 'static {
-    fn handle_boxed(&self, req: Request) -> BoxedResponse;
+    /// The handling of `req` inside its context (caller and trace id), as
+    /// `run` completes it.
+    fn serve(&self, req: Request, run: Run) -> BoxedHandling;
+    fn oneway(&self, cmd: u32) -> bool;
 }
 
 impl<H: Handler> DynHandler for H {
-    fn handle_boxed(&self, req: Request) -> BoxedResponse {
-        Box::pin(self.handle(req))
+    fn serve(&self, req: Request, run: Run) -> BoxedHandling {
+        let trace_id = req.trace_id;
+        let caller = req.peer.caller();
+        // Even the synchronous part of a handler sees its context.
+        let fut = trace::enter(trace_id, caller.clone(), || self.handle(req));
+        run.wrap(trace::handling(trace_id, caller, fut))
+    }
+
+    fn oneway(&self, cmd: u32) -> bool {
+        self.is_oneway(cmd)
     }
 }

@@ -25,6 +25,10 @@
 //! # Ok(()) }
 //! ```
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
+mod budget;
 mod builder;
 mod config;
 mod connection;
@@ -36,7 +40,10 @@ mod node;
 mod peer;
 mod reconnect;
 mod session;
+mod shared;
+mod sync;
 pub mod trace;
+#[doc(hidden)]
 pub mod wire;
 
 pub use crate::builder::NodeBuilder;
@@ -44,6 +51,6 @@ pub use crate::config::{DEFAULT_TIMEOUT, Limits};
 pub use crate::error::{BoxError, Error, ProtocolError, Result};
 pub use crate::handler::{Handler, Request};
 pub use crate::listener::Listener;
-pub use crate::node::{Node, NodeStats};
+pub use crate::node::{Node, NodeStats, ShutdownReport};
 pub use crate::peer::Peer;
 pub use crate::wire::WireFormat;

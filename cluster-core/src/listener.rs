@@ -1,4 +1,4 @@
-//! Listeners: accept loops that turn incoming connections into inbound peers.
+//! Listeners: accept loops that hand incoming connections to their node.
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -9,28 +9,37 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 
-use crate::connection::Connection;
+use crate::budget::TaskGuard;
 use crate::error::{Error, Result};
-use crate::node::NodeShared;
-use crate::peer::Peer;
 
-/// silly's listen backlog.
-const BACKLOG: u32 = 128;
 /// Pause after a failed accept (out of file descriptors, say), so the loop
 /// does not spin while the condition lasts.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
-/// A bound, accepting listener. It keeps accepting until [`Listener::close`];
-/// dropping the handle does not stop it, as in silly.
-#[derive(Debug)]
+/// A bound, accepting listener. It keeps accepting until [`Listener::close`],
+/// [`crate::Node::shutdown`] or the node being dropped; dropping the handle
+/// does not stop it, as in silly.
+#[derive(Debug, Clone)]
 pub struct Listener {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     local_addr: SocketAddr,
     socket: Arc<TcpListener>,
     accept: AbortHandle,
 }
 
 impl Listener {
-    pub(crate) fn bind(node: &Arc<NodeShared>, addr: &str) -> Result<Self> {
+    /// Binds `addr` with a listen queue of `backlog` and hands every
+    /// accepted connection to `accept`, in a task counted by `task`.
+    pub(crate) fn bind(
+        addr: &str,
+        backlog: u32,
+        task: TaskGuard,
+        accept: impl Fn(TcpStream, SocketAddr) + Send + Sync + 'static,
+    ) -> Result<Self> {
         let fail = |source: io::Error| Error::Listen {
             addr: addr.to_owned(),
             source: Arc::new(source),
@@ -55,22 +64,24 @@ impl Listener {
         // A restarted node can take its port back while old connections linger.
         socket.set_reuseaddr(true).map_err(fail)?;
         socket.bind(target).map_err(fail)?;
-        let socket = Arc::new(socket.listen(BACKLOG).map_err(fail)?);
+        let socket = Arc::new(socket.listen(backlog).map_err(fail)?);
         let local_addr = socket.local_addr().map_err(fail)?;
         let accept = runtime
-            .spawn(accept_loop(node.clone(), socket.clone()))
+            .spawn(accept_loop(socket.clone(), task, accept))
             .abort_handle();
-        tracing::debug!(%local_addr, "listening");
+        tracing::debug!(%local_addr, backlog, "listening");
         Ok(Self {
-            local_addr,
-            socket,
-            accept,
+            inner: Arc::new(Inner {
+                local_addr,
+                socket,
+                accept,
+            }),
         })
     }
 
     /// The bound address (with the real port when bound to port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.inner.local_addr
     }
 
     /// Stops accepting at once: from its return, connection attempts to the
@@ -80,33 +91,37 @@ impl Listener {
         // Aborting the accept task drops the socket only when the runtime
         // next gets to it; shutting the socket down takes it out of the
         // listening state right now.
-        if let Err(error) = socket2::SockRef::from(&*self.socket).shutdown(std::net::Shutdown::Read)
+        if let Err(error) =
+            socket2::SockRef::from(&*self.inner.socket).shutdown(std::net::Shutdown::Read)
         {
-            tracing::debug!(local_addr = %self.local_addr, %error, "listener shutdown failed");
+            tracing::debug!(local_addr = %self.inner.local_addr, %error, "listener shutdown failed");
         }
-        self.accept.abort();
+        self.inner.accept.abort();
+    }
+
+    /// Whether the listener was closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.accept.is_finished()
     }
 }
 
-async fn accept_loop(node: Arc<NodeShared>, listener: Arc<TcpListener>) {
+async fn accept_loop(
+    listener: Arc<TcpListener>,
+    _task: TaskGuard,
+    accept: impl Fn(TcpStream, SocketAddr),
+) {
     loop {
         match listener.accept().await {
-            Ok((stream, remote)) => accept(&node, stream, remote),
+            Ok((stream, remote)) => {
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%remote, %error, "set_nodelay failed");
+                }
+                accept(stream, remote);
+            }
             Err(error) => {
                 tracing::warn!(%error, "accept failed");
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
             }
         }
     }
-}
-
-fn accept(node: &Arc<NodeShared>, stream: TcpStream, remote: SocketAddr) {
-    if let Err(error) = stream.set_nodelay(true) {
-        tracing::debug!(%remote, %error, "set_nodelay failed");
-    }
-    let peer = Peer::inbound(node, remote);
-    let conn = Connection::new(node, &peer);
-    peer.attach(&conn);
-    node.accepted(&peer, remote);
-    conn.start(stream, peer);
 }

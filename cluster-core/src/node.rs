@@ -1,25 +1,42 @@
 //! The node: one configured cluster endpoint that listens, connects, serves
-//! requests and makes calls (silly's `cluster.serve`).
+//! requests and makes calls (silly's `cluster.serve`), and its lifecycle.
+//!
+//! A node lives while a handle on it does: a [`Node`] or one of its
+//! outbound [`Peer`]s. When the last is dropped, the node closes its
+//! listeners and connections and cancels its handlers, as
+//! [`Node::shutdown`] with no grace would; its tasks end with them.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 
-use crate::builder::NodeBuilder;
+use bytes::Bytes;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
 use crate::config::Config;
-use crate::connection::Connection;
+use crate::connection::{BoxedHandling, Connection, End, RequestHead, Run};
 use crate::error::{Error, Result};
-use crate::handler::DynHandler;
+use crate::handler::{DynHandler, Request};
 use crate::listener::Listener;
-use crate::peer::{Peer, PeerShared};
+use crate::peer::{Endpoint, Peer, WeakPeer};
+use crate::shared::Shared;
+use crate::sync::lock;
 
 pub(crate) type AcceptFn = Box<dyn Fn(&Peer, SocketAddr) + Send + Sync>;
 pub(crate) type CloseFn = Box<dyn Fn(&Peer, &Error) + Send + Sync>;
 
+/// How long a shutdown waits, after its grace, for queued frames to be
+/// written.
+const FLUSH: Duration = Duration::from_secs(1);
+
 /// A cluster node: every node is both a server and a client.
 ///
 /// Built with [`Node::builder`]; cheap to clone (clones are the same node).
+/// The node runs until [`Node::shutdown`], or until the last handle on it
+/// (this and its outbound peers) is dropped.
 ///
 /// ```no_run
 /// use cluster_core::{Node, Request};
@@ -38,19 +55,26 @@ pub(crate) type CloseFn = Box<dyn Fn(&Peer, &Error) + Send + Sync>;
 /// ```
 #[derive(Clone)]
 pub struct Node {
-    shared: Arc<NodeShared>,
+    handle: Arc<Handle>,
 }
 
-pub(crate) struct NodeShared {
-    pub(crate) config: Config,
-    pub(crate) handler: Box<dyn DynHandler>,
+/// Closes the node when the last handle goes.
+struct Handle {
+    inner: Arc<NodeInner>,
+}
+
+pub(crate) struct NodeInner {
+    shared: Arc<Shared>,
+    handler: Box<dyn DynHandler>,
     on_accept: Option<AcceptFn>,
     on_close: Option<CloseFn>,
     /// Outbound peers by the address they were connected with: connecting
     /// twice to one address gives one peer while it is open.
-    peers: Mutex<HashMap<String, Weak<PeerShared>>>,
-    pub(crate) connections: Connections,
-    first_session: u32,
+    peers: Mutex<HashMap<String, WeakPeer>>,
+    connections: Mutex<HashMap<u64, Weak<Connection>>>,
+    listeners: Mutex<Vec<Listener>>,
+    /// Set once the node is closed, with what its shutdown did.
+    closed: watch::Sender<Option<ShutdownReport>>,
 }
 
 /// A snapshot of what a node holds.
@@ -63,106 +87,290 @@ pub struct NodeStats {
     pub pending_calls: usize,
     /// Bytes queued for writing, over all connections.
     pub queued_bytes: usize,
+    /// Handlers running as tasks (including those of connections that
+    /// closed and still run).
+    pub handlers: usize,
+    /// Requests read and waiting for a handler slot.
+    pub queued_requests: usize,
+    /// Bytes counted against [`crate::Limits::memory_budget`].
+    pub memory: usize,
+    /// Tasks the node runs: readers, writers, timers, accept loops and
+    /// handlers.
+    pub tasks: usize,
+    /// Connections accepted beyond [`crate::Limits::max_connections`] and
+    /// closed at once, since the node started.
+    pub refused_connections: u64,
+}
+
+/// What [`Node::shutdown`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Handlers (running or queued) that finished within the grace.
+    pub handlers_finished: usize,
+    /// Handlers still running when the grace ended, and cancelled.
+    pub handlers_cancelled: usize,
+    /// Outbound calls still pending when the grace ended; they failed with
+    /// [`Error::Shutdown`].
+    pub calls_failed: usize,
 }
 
 impl Node {
-    /// Starts configuring a node.
-    pub fn builder() -> NodeBuilder {
-        NodeBuilder::default()
-    }
-
     pub(crate) fn from_parts(
         config: Config,
         handler: Box<dyn DynHandler>,
         on_accept: Option<AcceptFn>,
         on_close: Option<CloseFn>,
-        first_session: u32,
     ) -> Self {
+        let inner = NodeInner {
+            shared: Arc::new(Shared::new(config)),
+            handler,
+            on_accept,
+            on_close,
+            peers: Mutex::default(),
+            connections: Mutex::default(),
+            listeners: Mutex::default(),
+            closed: watch::Sender::new(None),
+        };
         Self {
-            shared: Arc::new(NodeShared {
-                config,
-                handler,
-                on_accept,
-                on_close,
-                peers: Mutex::default(),
-                connections: Connections::default(),
-                first_session,
+            handle: Arc::new(Handle {
+                inner: Arc::new(inner),
             }),
         }
     }
 
     /// Binds a listener on `addr` (`"127.0.0.1:0"` asks the OS for a port),
     /// right away, and accepts connections in the background until
-    /// [`Listener::close`]. Fails with [`Error::Listen`] when the address is
-    /// malformed or in use, or when called outside a tokio runtime. A node
-    /// may have several listeners.
+    /// [`Listener::close`] or the node's shutdown. Fails with
+    /// [`Error::Listen`] when the address is malformed or in use, or when
+    /// called outside a tokio runtime, and with [`Error::Shutdown`] once the
+    /// node shuts down. A node may have several listeners.
     pub fn listen(&self, addr: &str) -> Result<Listener> {
-        Listener::bind(&self.shared, addr)
+        let inner = self.inner();
+        if inner.shared.is_draining() {
+            return Err(Error::Shutdown);
+        }
+        let accepting = inner.clone();
+        let listener = Listener::bind(
+            addr,
+            inner.shared.config.backlog,
+            inner.shared.budget.task(),
+            move |stream, remote| accepting.accept(stream, remote),
+        )?;
+        let mut listeners = lock(&inner.listeners);
+        listeners.retain(|l| !l.is_closed());
+        listeners.push(listener.clone());
+        Ok(listener)
     }
 
     /// Returns the peer for `addr` (`host:port`; names are resolved), trying
-    /// once to connect if it is not connected. Always returns a peer, even
-    /// when that attempt fails: calls then retry the connection. While the
-    /// peer is open, the same address gives the same peer.
+    /// once to connect if it is not connected (for at most the connect
+    /// timeout). Always returns a peer, even when that attempt fails: calls
+    /// then retry the connection. While the peer is open, the same address
+    /// gives the same peer.
     pub async fn connect(&self, addr: &str) -> Peer {
-        let peer = self.shared.peer_for(addr);
-        if let Err(error) = peer.connection().await {
+        let peer = self.peer_for(addr);
+        if let Err(error) = peer.ensure_connected().await {
             tracing::warn!(addr, %error, "connect failed; calls will retry");
         }
         peer
     }
 
+    fn peer_for(&self, addr: &str) -> Peer {
+        let inner = self.inner();
+        let mut peers = lock(&inner.peers);
+        if let Some(peer) = peers.get(addr).and_then(WeakPeer::upgrade) {
+            if !peer.is_closed() {
+                return peer;
+            }
+        }
+        let peer = Peer::outbound(&inner.shared, inner.clone(), self.handle.clone(), addr);
+        peers.retain(|_, p| !p.is_dead());
+        peers.insert(addr.to_owned(), peer.downgrade());
+        peer
+    }
+
     /// This node's id, as used in trace ids.
     pub fn id(&self) -> u16 {
-        self.shared.config.node_id
+        self.inner().shared.config.node_id
     }
 
     /// Starts a new trace rooted at this node; run work inside it with
     /// [`crate::trace::scope`].
     pub fn new_trace(&self) -> u64 {
-        crate::trace::new_trace(self.shared.config.node_id)
+        crate::trace::new_trace(self.id())
     }
 
-    /// Counts the node's connections and what they hold.
+    /// Counts the node's connections, handlers and what they hold.
     pub fn stats(&self) -> NodeStats {
-        self.shared.connections.stats()
+        self.inner().stats()
+    }
+
+    /// Shuts the node down, and returns what became of its work:
+    ///
+    /// 1. its listeners close, and from now on calls and sends fail at once
+    ///    with [`Error::Shutdown`], as does [`Node::listen`]; requests that
+    ///    arrive are dropped;
+    /// 2. handlers already running, and requests already read and queued,
+    ///    get up to `grace` to finish (their responses are sent), and
+    ///    outbound calls still pending get as long for their responses;
+    /// 3. then the handlers left are cancelled, the calls left fail with
+    ///    [`Error::Shutdown`], what is queued is written (for at most a
+    ///    second more) and every connection closes. No close callback fires.
+    ///
+    /// A second call waits for the first to end and returns its report.
+    pub async fn shutdown(&self, grace: Duration) -> ShutdownReport {
+        let inner = self.inner();
+        if !inner.shared.drain() {
+            return self.closed().await;
+        }
+        inner.close_listeners();
+        let before = inner.stats();
+        let started = before.handlers + before.queued_requests;
+        let settled = async {
+            inner.shared.budget.handlers_done().await;
+            while inner.stats().pending_calls > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        let _ = tokio::time::timeout(grace, settled).await;
+        let report = inner.close(started);
+        let flushed = async {
+            while inner.shared.budget.counts().tasks > 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        if tokio::time::timeout(FLUSH, flushed).await.is_err() {
+            tracing::debug!("shutdown: some writes did not finish");
+        }
+        tracing::info!(
+            finished = report.handlers_finished,
+            cancelled = report.handlers_cancelled,
+            calls_failed = report.calls_failed,
+            "node shut down"
+        );
+        inner.closed.send_replace(Some(report));
+        report
+    }
+
+    /// Waits until the node is shut down (by [`Node::shutdown`] from
+    /// anywhere), and returns the shutdown's report.
+    pub async fn closed(&self) -> ShutdownReport {
+        let mut closed = self.inner().closed.subscribe();
+        match closed.wait_for(Option::is_some).await {
+            Ok(report) => report.unwrap_or_default(),
+            Err(_) => ShutdownReport::default(),
+        }
+    }
+
+    fn inner(&self) -> &Arc<NodeInner> {
+        &self.handle.inner
     }
 }
 
-impl NodeShared {
-    fn peer_for(self: &Arc<Self>, addr: &str) -> Peer {
-        let mut peers = lock(&self.peers);
-        if let Some(inner) = peers.get(addr).and_then(Weak::upgrade) {
-            return Peer { inner };
-        }
-        let peer = Peer::outbound(self, addr);
-        peers.retain(|_, p| p.strong_count() > 0);
-        peers.insert(addr.to_owned(), Arc::downgrade(&peer.inner));
-        peer
-    }
-
-    /// Removes a closed outbound peer, so connecting again makes a new one.
-    pub(crate) fn forget_peer(&self, addr: &str, peer: &Peer) {
-        let mut peers = lock(&self.peers);
-        if peers
-            .get(addr)
-            .is_some_and(|p| p.as_ptr() == Arc::as_ptr(&peer.inner))
-        {
-            peers.remove(addr);
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if self.inner.shared.drain() {
+            self.inner.close_listeners();
+            let report = self.inner.close(0);
+            self.inner.closed.send_replace(Some(report));
         }
     }
+}
 
-    pub(crate) fn first_session(&self) -> u32 {
-        self.first_session
+impl NodeInner {
+    fn accept(self: &Arc<Self>, stream: TcpStream, remote: SocketAddr) {
+        if self.shared.is_draining() {
+            return;
+        }
+        let Some(slot) = self.shared.budget.open_connection(true) else {
+            tracing::warn!(
+                %remote,
+                limit = self.shared.config.limits.max_connections,
+                "connection limit reached: accepted connection closed"
+            );
+            return;
+        };
+        Peer::inbound(&self.shared, self.clone(), slot, stream, remote, |peer| {
+            if let Some(on_accept) = &self.on_accept {
+                guard("accept", || on_accept(peer, remote));
+            }
+        });
     }
 
-    pub(crate) fn accepted(&self, peer: &Peer, remote: SocketAddr) {
-        if let Some(on_accept) = &self.on_accept {
-            guard("accept", || on_accept(peer, remote));
+    fn close_listeners(&self) {
+        for listener in lock(&self.listeners).drain(..) {
+            listener.close();
         }
     }
 
-    pub(crate) fn closed(&self, peer: &Peer, reason: &Error) {
+    /// Cancels every handler, fails every pending call and closes every
+    /// connection; `started` handlers were there when shutting down began.
+    fn close(&self, started: usize) -> ShutdownReport {
+        let live = self.live();
+        let mut report = ShutdownReport {
+            handlers_cancelled: self.shared.budget.counts().running,
+            ..ShutdownReport::default()
+        };
+        for conn in &live {
+            conn.cancel_handlers();
+            report.calls_failed += conn.sessions.len();
+            conn.fail_calls(Error::Shutdown);
+        }
+        for conn in &live {
+            conn.shutdown(Error::Shutdown, End::Local);
+        }
+        report.handlers_finished = started.saturating_sub(report.handlers_cancelled);
+        report
+    }
+
+    /// The connections that still exist (open, or closed with handlers
+    /// still running).
+    fn live(&self) -> Vec<Arc<Connection>> {
+        let mut connections = lock(&self.connections);
+        connections.retain(|_, c| c.strong_count() > 0);
+        connections.values().filter_map(Weak::upgrade).collect()
+    }
+
+    fn stats(&self) -> NodeStats {
+        let live = self.live();
+        let counts = self.shared.budget.counts();
+        NodeStats {
+            connections: counts.connections,
+            pending_calls: live.iter().map(|c| c.sessions.len()).sum(),
+            queued_bytes: live.iter().map(|c| c.queued_bytes()).sum(),
+            handlers: counts.running,
+            queued_requests: counts.queued,
+            memory: counts.memory,
+            tasks: counts.tasks,
+            refused_connections: counts.refused,
+        }
+    }
+}
+
+impl Endpoint for NodeInner {
+    fn serve(&self, peer: Peer, head: RequestHead, body: Bytes, run: Run) -> BoxedHandling {
+        let req = Request {
+            cmd: head.cmd,
+            session: head.session,
+            trace_id: head.trace_id,
+            body,
+            peer,
+        };
+        self.handler.serve(req, run)
+    }
+
+    fn is_oneway(&self, cmd: u32) -> bool {
+        self.handler.oneway(cmd)
+    }
+
+    fn connected(&self, conn: &Arc<Connection>) {
+        let mut connections = lock(&self.connections);
+        connections.retain(|_, c| c.strong_count() > 0);
+        connections.insert(conn.id, Arc::downgrade(conn));
+    }
+
+    fn closed(&self, peer: &Peer, reason: &Error) {
         if let Some(on_close) = &self.on_close {
             guard("close", || on_close(peer, reason));
         }
@@ -174,37 +382,5 @@ impl NodeShared {
 fn guard(callback: &str, f: impl FnOnce()) {
     if catch_unwind(AssertUnwindSafe(f)).is_err() {
         tracing::error!(callback, "callback panicked");
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The node's open connections, for [`Node::stats`].
-#[derive(Default)]
-pub(crate) struct Connections {
-    live: Mutex<HashMap<u64, Weak<Connection>>>,
-}
-
-impl Connections {
-    pub(crate) fn insert(&self, conn: &Arc<Connection>) {
-        lock(&self.live).insert(conn.id, Arc::downgrade(conn));
-    }
-
-    pub(crate) fn remove(&self, id: u64) {
-        lock(&self.live).remove(&id);
-    }
-
-    fn stats(&self) -> NodeStats {
-        let live: Vec<_> = lock(&self.live)
-            .values()
-            .filter_map(Weak::upgrade)
-            .collect();
-        NodeStats {
-            connections: live.len(),
-            pending_calls: live.iter().map(|c| c.sessions.len()).sum(),
-            queued_bytes: live.iter().map(|c| c.writes.queued()).sum(),
-        }
     }
 }

@@ -1,45 +1,79 @@
 //! Peers: handles on the other end of a connection, through which calls and
-//! sends go.
+//! sends go, and which own the connection's lifetime.
+//!
+//! An outbound peer (from [`crate::Node::connect`]) keeps its node alive and
+//! is kept alive by its users alone: when the last handle is dropped, its
+//! connection closes. An inbound peer (accepted) is kept alive by its
+//! connection, which the node keeps until it closes.
 
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::connection::Connection;
+use crate::connection::{BoxedHandling, Connection, End, Owner, RequestHead, Run};
 use crate::error::{Error, Result};
-use crate::node::NodeShared;
 use crate::reconnect::Dialer;
 use crate::session::Reply;
-use crate::trace;
+use crate::shared::Shared;
+use crate::sync::lock;
+use crate::trace::{self, Caller};
+
+/// What a peer needs of its node: serving requests, and hearing of
+/// connections that come and go.
+pub(crate) trait Endpoint: Send + Sync {
+    fn serve(&self, peer: Peer, head: RequestHead, body: Bytes, run: Run) -> BoxedHandling;
+    fn is_oneway(&self, cmd: u32) -> bool;
+    /// A connection of `peer` was made.
+    fn connected(&self, conn: &Arc<Connection>);
+    /// The remote side closed a connection of `peer`, or it failed.
+    fn closed(&self, peer: &Peer, reason: &Error);
+}
 
 /// A handle on a remote node: from [`crate::Node::connect`] (outbound) or
 /// from the accept callback and [`crate::Request::peer`] (inbound). Cheap to
 /// clone; clones are the same peer.
 ///
 /// An outbound peer whose connection was lost reconnects on its next call or
-/// send; concurrent callers share one connect attempt. An inbound peer cannot
-/// reconnect: once its connection is gone, calls fail with
-/// [`Error::PeerClosed`].
+/// send; concurrent callers share one connect attempt, and after a failed
+/// one calls fail at once with its error while the peer backs off. An
+/// inbound peer cannot reconnect: once its connection is gone, calls fail
+/// with [`Error::PeerClosed`].
+///
+/// Dropping the last handle on an outbound peer closes its connection, as
+/// [`Peer::close`] would. An outbound peer keeps its node alive.
 #[derive(Clone)]
 pub struct Peer {
-    pub(crate) inner: Arc<PeerShared>,
+    inner: Arc<PeerShared>,
 }
 
-pub(crate) struct PeerShared {
-    pub(crate) node: Arc<NodeShared>,
+/// A peer that does not keep it alive.
+#[derive(Clone)]
+pub(crate) struct WeakPeer(Weak<PeerShared>);
+
+struct PeerShared {
+    shared: Arc<Shared>,
+    node: Arc<dyn Endpoint>,
     origin: Origin,
     state: Mutex<State>,
 }
 
 enum Origin {
-    Outbound(Dialer),
+    Outbound {
+        dialer: Dialer,
+        /// One connect attempt at a time.
+        connecting: tokio::sync::Mutex<()>,
+        /// Keeps the node alive while the peer is.
+        _node: Arc<dyn Any + Send + Sync>,
+    },
     Inbound(SocketAddr),
 }
 
@@ -50,18 +84,46 @@ struct State {
 }
 
 impl Peer {
-    pub(crate) fn outbound(node: &Arc<NodeShared>, addr: &str) -> Self {
-        Self::new(node, Origin::Outbound(Dialer::new(addr)))
+    /// A peer for `addr`, not connected yet. `keep` keeps the node alive.
+    pub(crate) fn outbound(
+        shared: &Arc<Shared>,
+        node: Arc<dyn Endpoint>,
+        keep: Arc<dyn Any + Send + Sync>,
+        addr: &str,
+    ) -> Self {
+        Self::new(
+            shared,
+            node,
+            Origin::Outbound {
+                dialer: Dialer::new(addr, shared.config.dialing),
+                connecting: tokio::sync::Mutex::new(()),
+                _node: keep,
+            },
+        )
     }
 
-    pub(crate) fn inbound(node: &Arc<NodeShared>, remote: SocketAddr) -> Self {
-        Self::new(node, Origin::Inbound(remote))
+    /// The peer of an accepted connection over `stream`, which holds one of
+    /// the node's connection slots. `accepted` runs before the connection
+    /// starts.
+    pub(crate) fn inbound(
+        shared: &Arc<Shared>,
+        node: Arc<dyn Endpoint>,
+        slot: crate::budget::ConnectionSlot,
+        stream: TcpStream,
+        remote: SocketAddr,
+        accepted: impl FnOnce(&Peer),
+    ) {
+        let peer = Self::new(shared, node, Origin::Inbound(remote));
+        let conn = peer.attach(slot, true);
+        accepted(&peer);
+        conn.start(stream);
     }
 
-    fn new(node: &Arc<NodeShared>, origin: Origin) -> Self {
+    fn new(shared: &Arc<Shared>, node: Arc<dyn Endpoint>, origin: Origin) -> Self {
         Self {
             inner: Arc::new(PeerShared {
-                node: node.clone(),
+                shared: shared.clone(),
+                node,
                 origin,
                 state: Mutex::default(),
             }),
@@ -73,13 +135,14 @@ impl Peer {
     ///
     /// Fails with [`Error::Timeout`] when no response came in time (a late
     /// one is dropped), [`Error::Closed`] when the connection went away
-    /// first, [`Error::PeerClosed`] on a closed peer, a connect or resolve
-    /// error when an outbound peer could not reconnect, and
+    /// first, [`Error::PeerClosed`] on a closed peer, [`Error::Shutdown`]
+    /// once the node shuts down, a connect or resolve error when an outbound
+    /// peer could not reconnect (at once while it backs off), and
     /// [`Error::TooLarge`] or [`Error::Overloaded`] when nothing could be
     /// written.
     pub fn call(&self, cmd: u32, body: impl Into<Bytes>) -> impl Future<Output = Result<Bytes>> {
         // Not an `async fn`: that would wrap the call's future in another.
-        self.call_timeout(cmd, body, self.inner.node.config.timeout)
+        self.call_timeout(cmd, body, self.inner.shared.config.timeout)
     }
 
     /// [`Peer::call`] with its own timeout, which also bounds reconnecting.
@@ -108,11 +171,16 @@ impl Peer {
         body: &[u8],
         deadline: Instant,
     ) -> Result<Reply<Arc<Connection>>> {
-        let trace_id = trace::outgoing(self.inner.node.config.node_id);
+        let trace_id = trace::outgoing(self.inner.shared.config.node_id);
         let session = conn.sessions.register(deadline)?;
         // Forgets the call if it ends early: a failed write here, a drop later.
         let reply = Reply::new(conn, session);
-        reply.owner().write_request(session, cmd, trace_id, body)?;
+        let head = RequestHead {
+            cmd,
+            session,
+            trace_id,
+        };
+        reply.owner().write_request(head, body)?;
         Ok(reply)
     }
 
@@ -125,13 +193,16 @@ impl Peer {
             Some(conn) => conn,
             // Boxed: reconnecting is rare and its future large.
             None => {
-                let deadline = deadline_after(self.inner.node.config.timeout);
+                let deadline = deadline_after(self.inner.shared.config.timeout);
                 Box::pin(self.reconnect_by(deadline)).await?
             }
         };
-        let trace_id = trace::outgoing(self.inner.node.config.node_id);
-        let session = conn.sessions.next_unregistered();
-        conn.write_request(session, cmd, trace_id, &body)
+        let head = RequestHead {
+            cmd,
+            session: conn.sessions.next_unregistered(),
+            trace_id: trace::outgoing(self.inner.shared.config.node_id),
+        };
+        conn.write_request(head, &body)
     }
 
     /// Closes the peer: its connection is shut down (queued frames are still
@@ -144,11 +215,8 @@ impl Peer {
             state.closed = true;
             state.conn.take()
         };
-        if let Origin::Outbound(dialer) = &self.inner.origin {
-            self.inner.node.forget_peer(dialer.addr(), self);
-        }
         if let Some(conn) = conn {
-            conn.shutdown(Error::PeerClosed, true);
+            conn.shutdown(Error::PeerClosed, End::Local);
         }
     }
 
@@ -156,7 +224,7 @@ impl Peer {
     /// connection is gone.
     pub fn is_closed(&self) -> bool {
         let state = self.state();
-        state.closed || (matches!(self.inner.origin, Origin::Inbound(_)) && state.conn.is_none())
+        state.closed || (self.is_inbound() && state.conn.is_none())
     }
 
     /// Whether this peer was accepted by a listener (it cannot reconnect).
@@ -168,7 +236,7 @@ impl Peer {
     /// peer, the remote socket address for an inbound one.
     pub fn addr(&self) -> String {
         match &self.inner.origin {
-            Origin::Outbound(dialer) => dialer.addr().to_owned(),
+            Origin::Outbound { dialer, .. } => dialer.addr().to_owned(),
             Origin::Inbound(remote) => remote.to_string(),
         }
     }
@@ -181,15 +249,49 @@ impl Peer {
             .map_or(0, |conn| conn.sessions.len())
     }
 
+    /// Connects an outbound peer if it is not connected; the error of the
+    /// attempt, if it failed.
+    pub(crate) async fn ensure_connected(&self) -> Result<()> {
+        self.connection().await.map(drop)
+    }
+
     /// The open connection, reconnecting an outbound peer if needed.
-    pub(crate) async fn connection(&self) -> Result<Arc<Connection>> {
+    async fn connection(&self) -> Result<Arc<Connection>> {
         if let Some(conn) = self.current()? {
             return Ok(conn);
         }
-        match &self.inner.origin {
-            Origin::Inbound(_) => Err(Error::PeerClosed),
-            Origin::Outbound(dialer) => dialer.connect(self).await,
+        let Origin::Outbound {
+            dialer, connecting, ..
+        } = &self.inner.origin
+        else {
+            return Err(Error::PeerClosed);
+        };
+        if let Some(error) = dialer.backing_off() {
+            return Err(error);
         }
+        // Callers that arrive during an attempt share its outcome: the
+        // connection it made, or its failure through the backoff.
+        let _attempt = connecting.lock().await;
+        if let Some(conn) = self.current()? {
+            return Ok(conn);
+        }
+        let stream = dialer.dial().await?;
+        let Some(slot) = self.inner.shared.budget.open_connection(false) else {
+            return Err(Error::Connect {
+                addr: dialer.addr().to_owned(),
+                source: Arc::new(std::io::Error::other(format!(
+                    "the node has {} connections open, its limit",
+                    self.inner.shared.config.limits.max_connections
+                ))),
+            });
+        };
+        if self.state().closed || self.inner.shared.is_draining() {
+            return Err(self.current().err().unwrap_or(Error::Shutdown));
+        }
+        let conn = self.attach(slot, false);
+        conn.start(stream);
+        tracing::debug!(addr = %dialer.addr(), conn = conn.id, "connected");
+        Ok(conn)
     }
 
     /// [`Peer::connection`], giving up at `deadline`.
@@ -199,8 +301,12 @@ impl Peer {
             .unwrap_or(Err(Error::Timeout))
     }
 
-    /// The open connection, if there is one; an error if the peer is closed.
-    pub(crate) fn current(&self) -> Result<Option<Arc<Connection>>> {
+    /// The open connection, if there is one; an error if the peer or its
+    /// node is closed.
+    fn current(&self) -> Result<Option<Arc<Connection>>> {
+        if self.inner.shared.is_draining() {
+            return Err(Error::Shutdown);
+        }
         let state = self.state();
         if state.closed {
             return Err(Error::PeerClosed);
@@ -208,18 +314,71 @@ impl Peer {
         Ok(state.conn.as_ref().filter(|conn| conn.is_open()).cloned())
     }
 
-    /// Makes `conn` the peer's connection; false if the peer was closed.
-    pub(crate) fn attach(&self, conn: &Arc<Connection>) -> bool {
-        let mut state = self.state();
-        if state.closed {
-            return false;
-        }
-        state.conn = Some(conn.clone());
-        true
+    /// Makes a new connection the peer's own. `hold`: the connection keeps
+    /// the peer alive (inbound).
+    fn attach(&self, slot: crate::budget::ConnectionSlot, hold: bool) -> Arc<Connection> {
+        let owner: Arc<dyn Owner> = self.inner.clone();
+        let conn = Connection::new(
+            &self.inner.shared,
+            slot,
+            owner,
+            hold,
+            self.inner.shared.config.first_session,
+        );
+        self.state().conn = Some(conn.clone());
+        self.inner.node.connected(&conn);
+        conn
     }
 
-    /// Called once by a connection of this peer when it ends.
-    pub(crate) fn connection_lost(&self, conn: &Connection, reason: &Error, local: bool) {
+    /// This peer, as the caller of the requests it sends.
+    pub(crate) fn caller(&self) -> Caller {
+        self.inner.clone()
+    }
+
+    /// The peer behind a [`Caller`].
+    pub(crate) fn from_caller(caller: Caller) -> Option<Peer> {
+        caller
+            .downcast::<PeerShared>()
+            .ok()
+            .map(|inner| Peer { inner })
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakPeer {
+        WeakPeer(Arc::downgrade(&self.inner))
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.inner.state()
+    }
+}
+
+impl WeakPeer {
+    pub(crate) fn upgrade(&self) -> Option<Peer> {
+        self.0.upgrade().map(|inner| Peer { inner })
+    }
+
+    pub(crate) fn is_dead(&self) -> bool {
+        self.0.strong_count() == 0
+    }
+}
+
+impl PeerShared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+}
+
+impl Owner for PeerShared {
+    fn serve(self: Arc<Self>, head: RequestHead, body: Bytes, run: Run) -> Option<BoxedHandling> {
+        let node = self.node.clone();
+        Some(node.serve(Peer { inner: self }, head, body, run))
+    }
+
+    fn is_oneway(&self, cmd: u32) -> bool {
+        self.node.is_oneway(cmd)
+    }
+
+    fn lost(self: Arc<Self>, conn: &Connection, reason: &Error, local: bool) {
         {
             let mut state = self.state();
             if state.conn.as_ref().is_some_and(|c| c.id == conn.id) {
@@ -227,15 +386,17 @@ impl Peer {
             }
         }
         if !local {
-            self.inner.node.closed(self, reason);
+            let node = self.node.clone();
+            node.closed(&Peer { inner: self }, reason);
         }
     }
+}
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.inner
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+impl Drop for PeerShared {
+    fn drop(&mut self) {
+        if let Some(conn) = self.state().conn.take() {
+            conn.shutdown(Error::PeerClosed, End::Local);
+        }
     }
 }
 

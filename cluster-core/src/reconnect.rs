@@ -1,32 +1,49 @@
-//! Reconnect of outbound peers: on the next call after a connection was lost,
-//! one connect attempt, shared by every caller that arrives while it runs.
+//! Dialing an outbound peer's address: one bounded connect attempt at a
+//! time, and backoff after failures.
+//!
+//! After a failed attempt the address is left alone for a while (50 ms,
+//! doubling per failure up to 5 s by default, with jitter so that peers
+//! that lost one server do not all come back at the same instant); until
+//! then every dial fails at once with the last failure, instead of every
+//! call dialing a dead address again. A success resets the backoff.
+//!
+//! This is a leaf: it returns a connected stream and knows nothing of
+//! connections or peers. Sharing one attempt among concurrent callers is
+//! the peer's job.
 
+use std::hash::{BuildHasher, RandomState};
 use std::io;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::net::TcpStream;
-use tokio::sync::Mutex;
+use tokio::time::Instant;
 
-use crate::connection::Connection;
+use crate::config::Dialing;
 use crate::error::{Error, Result};
-use crate::peer::Peer;
+use crate::sync::lock;
 
-/// Connects an outbound peer to its address.
+/// Dials one address.
 pub(crate) struct Dialer {
     addr: String,
-    /// Held for the length of an attempt; holds the last attempt's failure.
-    attempt: Mutex<Option<Error>>,
-    /// Counts attempts, so a caller that waited on one can tell it ran.
-    attempts: AtomicU64,
+    dialing: Dialing,
+    backoff: Mutex<Backoff>,
+}
+
+#[derive(Default)]
+struct Backoff {
+    /// The pause after the last failure; zero after a success.
+    pause: Duration,
+    /// The last failure and when the next attempt may be made.
+    failed: Option<(Error, Instant)>,
 }
 
 impl Dialer {
-    pub(crate) fn new(addr: &str) -> Self {
+    pub(crate) fn new(addr: &str, dialing: Dialing) -> Self {
         Self {
             addr: addr.to_owned(),
-            attempt: Mutex::new(None),
-            attempts: AtomicU64::new(0),
+            dialing,
+            backoff: Mutex::default(),
         }
     }
 
@@ -34,39 +51,55 @@ impl Dialer {
         &self.addr
     }
 
-    /// Returns the peer's connection, making one attempt unless another
-    /// caller's attempt ran while this one waited: then its outcome is shared,
-    /// so a dead address is not hammered by every waiting caller.
-    pub(crate) async fn connect(&self, peer: &Peer) -> Result<Arc<Connection>> {
-        let seen = self.attempts.load(Ordering::Acquire);
-        let mut last_failure = self.attempt.lock().await;
-        if let Some(conn) = peer.current()? {
-            return Ok(conn);
+    /// The error a dial gets now without trying, while backing off.
+    pub(crate) fn backing_off(&self) -> Option<Error> {
+        let backoff = lock(&self.backoff);
+        match &backoff.failed {
+            Some((error, until)) if Instant::now() < *until => Some(error.clone()),
+            _ => None,
         }
-        if self.attempts.load(Ordering::Acquire) != seen {
-            if let Some(failure) = &*last_failure {
-                return Err(failure.clone());
-            }
-        }
-        self.attempts.fetch_add(1, Ordering::AcqRel);
-        let stream = match dial(&self.addr).await {
-            Ok(stream) => stream,
-            Err(e) => {
-                tracing::debug!(addr = %self.addr, error = %e, "connect failed");
-                *last_failure = Some(e.clone());
-                return Err(e);
-            }
-        };
-        *last_failure = None;
-        let conn = Connection::new(&peer.inner.node, peer);
-        if !peer.attach(&conn) {
-            conn.shutdown(Error::PeerClosed, true);
-            return Err(Error::PeerClosed);
-        }
-        conn.start(stream, peer.clone());
-        tracing::debug!(addr = %self.addr, conn = conn.id, "connected");
-        Ok(conn)
     }
+
+    /// One connect attempt, bounded by the connect timeout; or the last
+    /// failure at once while backing off.
+    pub(crate) async fn dial(&self) -> Result<TcpStream> {
+        if let Some(error) = self.backing_off() {
+            return Err(error);
+        }
+        let result =
+            match tokio::time::timeout(self.dialing.connect_timeout, dial(&self.addr)).await {
+                Ok(result) => result,
+                Err(_) => Err(Error::Connect {
+                    addr: self.addr.clone(),
+                    source: Arc::new(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no answer within {:?}", self.dialing.connect_timeout),
+                    )),
+                }),
+            };
+        let mut backoff = lock(&self.backoff);
+        match &result {
+            Ok(_) => *backoff = Backoff::default(),
+            Err(error) => {
+                let pause = (backoff.pause * 2)
+                    .max(self.dialing.backoff_min)
+                    .min(self.dialing.backoff_max);
+                backoff.pause = pause;
+                backoff.failed = Some((error.clone(), Instant::now() + jitter(pause)));
+                tracing::debug!(addr = %self.addr, %error, retry_in = ?pause, "connect failed");
+            }
+        }
+        result
+    }
+}
+
+/// A random pause between half of `pause` and all of it.
+fn jitter(pause: Duration) -> Duration {
+    // A fresh `RandomState` is randomly keyed: enough randomness to spread
+    // reconnects, without a dependency.
+    let random = RandomState::new().hash_one(0u8);
+    let fraction = (random >> 11) as f64 / (1u64 << 53) as f64;
+    pause.mul_f64(0.5 + fraction / 2.0)
 }
 
 /// Resolves `addr` and connects to the first address that accepts.
@@ -94,4 +127,18 @@ async fn dial(addr: &str) -> Result<TcpStream> {
         addr: addr.to_owned(),
         source: Arc::new(source),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_between_half_and_all_of_the_pause() {
+        let pause = Duration::from_millis(800);
+        for _ in 0..1000 {
+            let j = jitter(pause);
+            assert!(j >= pause / 2 && j <= pause, "{j:?}");
+        }
+    }
 }

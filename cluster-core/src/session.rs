@@ -23,7 +23,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
@@ -31,6 +31,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::error::Error;
+use crate::sync::lock;
 
 /// Sessions are 31-bit: the top bit of the session word is the ACK flag.
 const SESSION_MASK: u32 = 0x7fff_ffff;
@@ -56,9 +57,10 @@ struct Table {
     slots: Vec<Slot>,
     /// Slots in use.
     used: usize,
-    /// Set once the connection is gone: no call may register after that, so
-    /// none can wait for a response that cannot come.
-    closed: bool,
+    /// Set once the connection is gone, to the error its calls get: no call
+    /// may register after that, so none can wait for a response that
+    /// cannot come.
+    closed: Option<Error>,
     /// When the timeout task wakes next; `None` while it waits for a call.
     armed: Option<Instant>,
 }
@@ -100,7 +102,7 @@ impl Sessions {
                 next: first & SESSION_MASK,
                 slots: Vec::new(),
                 used: 0,
-                closed: false,
+                closed: None,
                 armed: None,
             }),
             rearm: Notify::new(),
@@ -108,13 +110,13 @@ impl Sessions {
     }
 
     /// Registers a call that gives up at `deadline` and returns its
-    /// session; fails with [`Error::Closed`] once the connection is gone.
+    /// session; fails with the table's closing error once it is closed.
     /// Its response is awaited with [`Reply`].
     pub(crate) fn register(&self, deadline: Instant) -> Result<u32, Error> {
         let (session, earlier) = {
             let mut table = self.lock();
-            if table.closed {
-                return Err(Error::Closed);
+            if let Some(reason) = &table.closed {
+                return Err(reason.clone());
             }
             let session = table.allocate();
             *table.slot_mut(session) = Slot::Waiting {
@@ -166,7 +168,8 @@ impl Sessions {
         let mut table = self.lock();
         let Some(slot) = table.find(session) else {
             // Only closing the table takes a waiting call's slot away.
-            return Poll::Ready(Err(Error::Closed));
+            let reason = table.closed.clone().unwrap_or(Error::Closed);
+            return Poll::Ready(Err(reason));
         };
         if let Slot::Waiting { waker, .. } = slot {
             match waker {
@@ -240,12 +243,16 @@ impl Sessions {
         }
     }
 
-    /// Fails every call waiting with [`Error::Closed`] and refuses new ones.
-    /// Responses already delivered are still taken by their calls.
-    pub(crate) fn close(&self) {
+    /// Fails every call waiting with `reason` ([`Error::Closed`] when the
+    /// connection went away) and refuses new ones. Responses already
+    /// delivered are still taken by their calls. Only the first close counts.
+    pub(crate) fn close(&self, reason: Error) {
         let wakers: Vec<Waker> = {
             let mut table = self.lock();
-            table.closed = true;
+            if table.closed.is_some() {
+                return;
+            }
+            table.closed = Some(reason);
             let mut wakers = Vec::new();
             let mut failed = 0;
             for slot in &mut table.slots {
@@ -271,7 +278,7 @@ impl Sessions {
     fn lock(&self) -> MutexGuard<'_, Table> {
         // The table stays consistent even if a holder panicked: no critical
         // section calls out of this module.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.inner)
     }
 }
 
@@ -444,7 +451,7 @@ mod tests {
         let waiting = table.register(later()).expect("open");
         let answered = table.register(later()).expect("open");
         table.complete(answered, Bytes::from_static(b"in time"));
-        table.close();
+        table.close(Error::Closed);
         let mut waiting = Reply::new(&table, waiting);
         assert!(matches!(
             poll(&mut waiting),

@@ -14,28 +14,6 @@ use support::{echo, wait_until};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-/// Raises this process's open-file limit to at least `needed`, as far as the
-/// hard limit allows; panics with what to do if that is not enough.
-fn raise_fd_limit(needed: u64) {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit only read or write the struct passed.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
-        if limit.rlim_cur < needed {
-            limit.rlim_cur = needed.min(limit.rlim_max);
-            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
-        }
-    }
-    assert!(
-        limit.rlim_cur >= needed,
-        "this test needs {needed} open files; the hard limit is {} (raise it with ulimit -Hn)",
-        limit.rlim_max
-    );
-}
-
 /// A body naming the call, so a response can be checked against it.
 fn body(conn: usize, call: usize) -> Bytes {
     Bytes::from(format!("connection {conn} call {call}"))
@@ -46,7 +24,7 @@ async fn a_thousand_connections_of_a_hundred_calls_each_match_and_leave_nothing_
     const CONNECTIONS: usize = 1000;
     const CALLS: usize = 100;
     // Both ends of every connection live in this process, plus slack.
-    raise_fd_limit(2 * CONNECTIONS as u64 + 256);
+    support::raise_fd_limit(2 * CONNECTIONS as u64 + 256);
     // The server has a runtime of its own, as another process would.
     let server = RemoteNode::start("127.0.0.1:0", || Node::builder().handler(echo).build());
     let server_stats = || server.node().stats();

@@ -198,6 +198,7 @@ fn calls_across_hosts_fail_clearly_while_the_link_is_cut_and_resume_when_it_is_b
         let (client, _, mut closes) = observed_node(
             Node::builder()
                 .timeout(DEAD_PEER * 8)
+                .reconnect_backoff(Duration::from_millis(10), Duration::from_millis(100))
                 .limits(quick_to_declare_dead()),
         );
         let peer = client.connect(&addr).await;
@@ -226,7 +227,8 @@ fn calls_across_hosts_fail_clearly_while_the_link_is_cut_and_resume_when_it_is_b
         assert!(matches!(error, Error::Connect { .. }), "while cut: {error}");
 
         hosts.restore();
-        let reply = peer.call(1, "back").await.expect("call after the restore");
+        // The peer backs off after the failed connect, then dials again.
+        let reply = support::call_once_reachable(&peer, 1, "back").await;
         assert_eq!(reply, "back");
         assert_eq!(server.node().stats().connections, 1, "the peer reconnected");
     });

@@ -1,142 +1,377 @@
-//! The dispatcher: runs each request's handler and queues its response.
+//! The dispatcher: admits each request read from a connection, runs its
+//! handler and queues its response.
+//!
+//! Admission: a request takes a handler slot of its connection
+//! ([`crate::Limits::max_concurrent_requests`]) and one of the node
+//! ([`crate::Limits::max_handlers`]) for as long as its handler runs. A
+//! request that finds none queues, in order, holding only its bytes
+//! ([`Admission`]); the reader pauses once too many bytes queue.
 //!
 //! A handler is first called and polled by the reader itself: one that
-//! finishes at once (most do) costs no task, no scheduling and no copy of
-//! its future. One that is not ready moves, as it is, to a task of its own
-//! ([`Handling`]), so a slow handler never holds up the other requests of
-//! its connection. Polling before spawning is sound because the future is
-//! boxed, hence not moved in memory, and the new task polls it again at
-//! once, so it registers the task's waker instead of the reader's.
+//! finishes at once (most do) costs no task and no scheduling. One that is
+//! not ready moves, as it is, to a task of its own, so a slow handler never
+//! holds up the other requests of its connection. Polling before spawning
+//! is sound because the future is boxed, hence not moved in memory, and the
+//! new task polls it again at once, so it registers the task's waker instead
+//! of the reader's.
 //!
-//! Every step runs inside the request's context (its peer and trace id, and
-//! its span when a subscriber wants one), so even the synchronous part of a
-//! handler sees them, and inside `catch_unwind`, so that a panic is logged
-//! with the request's cmd and session and the connection carries on.
+//! A waiting request costs two allocations besides its bytes: the
+//! handler's future and its [`Run`] (slots, memory charge, response) boxed
+//! together by [`Run::wrap`], and the task that runs that box, which holds
+//! nothing else, so that it stays at the smallest size tokio's 128-byte
+//! task alignment allows. Tasks are registered with their connection by
+//! task id, so that closing it can cancel them.
+//!
+//! A panic in a handler is caught and logged with the request's cmd and
+//! session; the connection carries on. Closing a connection cancels its
+//! handlers (their responses could not be delivered); one-way requests are
+//! never cancelled by a close (nothing waits for them, and what was
+//! accepted is not lost), only by the end of a shutdown's grace.
 
 use std::any::Any;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use tokio::sync::OwnedSemaphorePermit;
+use futures_util::FutureExt;
+use tokio::sync::Notify;
+use tokio::task::{AbortHandle, Id};
+use tracing::Instrument;
 
 use super::Connection;
-use crate::context;
-use crate::handler::{BoxedResponse, Request};
-use crate::peer::Peer;
+use crate::sync::lock;
 
-/// What identifies a request in its context and in logs.
-#[derive(Clone, Copy)]
-struct Id {
-    cmd: u32,
-    session: u32,
-    trace_id: u64,
+/// How much of the requests that wait for a handler slot may be held while
+/// reading goes on (a larger request is still taken, alone).
+const MAX_WAITING: usize = 1024 * 1024;
+
+/// What identifies a request: in its frame, its context and its logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RequestHead {
+    /// The command id.
+    pub(crate) cmd: u32,
+    /// The caller's session; the response echoes it.
+    pub(crate) session: u32,
+    /// The caller's trace id.
+    pub(crate) trace_id: u64,
 }
 
-/// A handling that did not finish on the reader: run as a task.
-pub(super) struct Handling {
+/// A request's whole handling, as a task runs it.
+pub(crate) type BoxedHandling = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Requests of one connection that wait for a handler slot, in arrival
+/// order. Owned by the reader.
+pub(super) struct Admission {
     conn: Arc<Connection>,
-    peer: Peer,
-    id: Id,
-    fut: BoxedResponse,
-    /// `None` when no subscriber wants it; boxed, as a span is 40 bytes
-    /// and every waiting request keeps its handling.
-    span: Option<Box<tracing::Span>>,
-    /// Bounds the handlers that wait at once per connection.
-    permit: Option<OwnedSemaphorePermit>,
+    limit: usize,
+    waiting: VecDeque<(RequestHead, Bytes)>,
+    bytes: usize,
 }
 
-/// Calls the handler for `req` and polls it once. Returns the handling if
-/// it is not finished: it must then be [spawned](Handling::spawn).
-pub(super) fn start(conn: &Arc<Connection>, req: Request) -> Option<Handling> {
-    let id = Id {
-        cmd: req.cmd,
-        session: req.session,
-        trace_id: req.trace_id,
+impl Admission {
+    pub(super) fn new(conn: &Arc<Connection>) -> Self {
+        Self {
+            conn: conn.clone(),
+            limit: conn.shared.config.limits.max_concurrent_requests,
+            waiting: VecDeque::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Starts the request now if nothing queues before it and slots are
+    /// free, or queues it.
+    pub(super) fn admit(&mut self, head: RequestHead, body: Bytes) {
+        if self.conn.shared.is_draining() {
+            tracing::debug!(
+                conn = self.conn.id,
+                cmd = head.cmd,
+                session = head.session,
+                "node shutting down: request dropped"
+            );
+            return;
+        }
+        if self.waiting.is_empty() && self.take_slot() {
+            start(&self.conn, head, body);
+        } else {
+            self.conn.shared.budget.queued();
+            self.conn.shared.budget.add_memory(body.len());
+            self.bytes += body.len();
+            self.waiting.push_back((head, body));
+        }
+    }
+
+    /// Takes a slot of the connection and one of the node, or neither.
+    fn take_slot(&self) -> bool {
+        let handlers = &self.conn.handlers;
+        if handlers.running.load(Ordering::Acquire) >= self.limit {
+            return false;
+        }
+        if !self.conn.shared.budget.try_run() {
+            return false;
+        }
+        // Only the reader takes this connection's slots.
+        handlers.running.fetch_add(1, Ordering::AcqRel);
+        true
+    }
+
+    /// Resolves when a slot may have come free.
+    pub(super) async fn slot_freed(&self) {
+        let (conn, node) = (
+            self.conn.handlers.freed.notified(),
+            self.conn.shared.budget.handler_freed(),
+        );
+        if self.conn.handlers.running.load(Ordering::Acquire) < self.limit
+            && self.conn.shared.budget.may_run()
+        {
+            return;
+        }
+        tokio::select! {
+            () = conn => {}
+            () = node => {}
+        }
+    }
+
+    /// Starts queued requests while slots are free.
+    pub(super) fn start_waiting(&mut self) {
+        while !self.waiting.is_empty() && self.take_slot() {
+            let Some((head, body)) = self.waiting.pop_front() else {
+                return;
+            };
+            let budget = &self.conn.shared.budget;
+            self.bytes -= body.len();
+            budget.sub_memory(body.len());
+            start(&self.conn, head, body);
+            budget.unqueued();
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    /// Whether reading must stop until a handler ends.
+    pub(super) fn is_full(&self) -> bool {
+        self.bytes >= MAX_WAITING
+    }
+
+    /// Bytes of the queued requests.
+    pub(super) fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let budget = &self.conn.shared.budget;
+        budget.sub_memory(self.bytes);
+        for _ in self.waiting.drain(..) {
+            budget.unqueued();
+        }
+    }
+}
+
+/// Calls the handler for a request that holds its slots and polls it once;
+/// spawns it if it is not finished.
+fn start(conn: &Arc<Connection>, head: RequestHead, body: Bytes) {
+    let span = request_span(head);
+    let entered = span.as_ref().map(tracing::Span::enter);
+    let charge = body.len();
+    conn.shared.budget.add_memory(charge);
+    let Some(owner) = conn.owner() else {
+        drop(Run::new(conn, head, charge, None));
+        return;
     };
-    let span = request_span(id);
-    let entered = span.as_deref().map(tracing::Span::enter);
-    let peer = req.peer.clone();
-    let polled = step(&peer, id, || {
-        let mut fut = conn.node.handler.handle_boxed(req);
+    let oneway = owner.is_oneway(head.cmd);
+    let run = Run::new(conn, head, charge, span.clone().map(Box::new));
+    // The handler's synchronous part runs here: a panic in it is caught as
+    // one in its future would be (by `Run::wrap`).
+    let started = catch_unwind(AssertUnwindSafe(|| {
+        let mut fut = owner.serve(head, body, run)?;
         // The task it may move to polls it again at once, so nothing has
         // to be woken from here.
         match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(response) => Ok(response),
-            Poll::Pending => Err(fut),
+            Poll::Ready(()) => None,
+            Poll::Pending => Some(fut),
         }
-    });
-    match polled {
-        Ok(Ok(response)) => respond(conn, id, Ok(response)),
-        Ok(Err(fut)) => {
-            drop(entered);
-            return Some(Handling {
-                conn: conn.clone(),
-                peer,
-                id,
-                fut,
-                span,
-                permit: None,
+    }));
+    drop(entered);
+    match started {
+        Ok(Some(fut)) => conn.handlers.spawn(conn, oneway, fut),
+        Ok(None) => {}
+        Err(panic) => log_panic(head, &*panic),
+    }
+}
+
+/// What a request holds while its handler runs, and what it does when it
+/// ends: its slots and memory charge are given back on drop, however it
+/// ends.
+pub(crate) struct Run {
+    conn: Arc<Connection>,
+    head: RequestHead,
+    charge: usize,
+    /// `None` when no subscriber wants it: a disabled span still costs.
+    span: Option<Box<tracing::Span>>,
+}
+
+impl Run {
+    fn new(
+        conn: &Arc<Connection>,
+        head: RequestHead,
+        charge: usize,
+        span: Option<Box<tracing::Span>>,
+    ) -> Self {
+        Self {
+            conn: conn.clone(),
+            head,
+            charge,
+            span,
+        }
+    }
+
+    /// The whole handling of the request: `fut` (the handler's) run to its
+    /// response, in one allocation. Combinators rather than an `async`
+    /// block, which would keep `fut` twice (as captured, and as awaited).
+    pub(crate) fn wrap<F>(mut self, fut: F) -> BoxedHandling
+    where
+        F: Future<Output = Option<Bytes>> + Send + 'static,
+    {
+        let span = self.span.take();
+        let run = AssertUnwindSafe(fut)
+            .catch_unwind()
+            .map(move |outcome| match outcome {
+                Ok(response) => respond(&self.conn, self.head, response),
+                Err(panic) => log_panic(self.head, &*panic),
             });
+        match span {
+            Some(span) => Box::pin(run.instrument(*span)),
+            None => Box::pin(run),
         }
-        Err(panic) => respond(conn, id, Err(panic)),
-    }
-    None
-}
-
-impl Handling {
-    /// Finishes the handling in a task of its own, holding `permit`.
-    pub(super) fn spawn(mut self, permit: Option<OwnedSemaphorePermit>) {
-        self.permit = permit;
-        tokio::spawn(self);
     }
 }
 
-impl Future for Handling {
+impl Drop for Run {
+    fn drop(&mut self) {
+        self.conn.handlers.release();
+        let budget = &self.conn.shared.budget;
+        budget.sub_memory(self.charge);
+        budget.stopped();
+    }
+}
+
+/// Queues the response of a finished handler.
+fn respond(conn: &Connection, head: RequestHead, response: Option<Bytes>) {
+    if let Some(body) = response {
+        if let Err(error) = conn.write_response(head.session, &body) {
+            let RequestHead { cmd, session, .. } = head;
+            tracing::warn!(cmd, session, %error, "response dropped");
+        }
+    }
+}
+
+fn log_panic(head: RequestHead, panic: &(dyn Any + Send)) {
+    let RequestHead { cmd, session, .. } = head;
+    tracing::error!(
+        cmd,
+        session,
+        panic = panic_message(panic),
+        "handler panicked"
+    );
+}
+
+/// The handlers of one connection: how many run, the tasks of those that
+/// wait, and the signals the reader waits on.
+#[derive(Default)]
+pub(super) struct Handlers {
+    running: AtomicUsize,
+    /// A slot came free while every one was taken.
+    freed: Notify,
+    /// The last handler ended.
+    idle: Notify,
+    /// The tasks of handlers that wait, by task id, and whether one-way.
+    tasks: Mutex<HashMap<Id, (AbortHandle, bool)>>,
+    /// Set once the connection closed: handlers (not one-way) started
+    /// after that are cancelled at once.
+    cancelled: AtomicBool,
+}
+
+impl Handlers {
+    fn release(&self) {
+        let before = self.running.fetch_sub(1, Ordering::AcqRel);
+        // The reader waits for a slot only with none free; a stored permit
+        // from an earlier release only makes it look once more.
+        self.freed.notify_one();
+        if before == 1 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// Runs `fut` in a task registered under its id. Under the lock, so
+    /// that a task that ends at once finds itself registered.
+    fn spawn(&self, conn: &Arc<Connection>, oneway: bool, fut: BoxedHandling) {
+        let mut tasks = lock(&self.tasks);
+        let task = tokio::spawn(Spawned {
+            fut,
+            conn: conn.clone(),
+        });
+        if !oneway && self.cancelled.load(Ordering::Acquire) {
+            task.abort();
+        }
+        tasks.insert(task.id(), (task.abort_handle(), oneway));
+    }
+
+    /// Cancels the running handlers, one-way ones only if `oneway_too`.
+    pub(super) fn cancel(&self, oneway_too: bool) {
+        self.cancelled.store(true, Ordering::Release);
+        // Aborting only schedules the task's cancellation: nothing runs
+        // under the lock.
+        for (task, oneway) in lock(&self.tasks).values() {
+            if oneway_too || !oneway {
+                task.abort();
+            }
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.running.load(Ordering::Acquire)
+    }
+
+    /// Waits until no handler of the connection runs.
+    pub(super) async fn done(&self) {
+        loop {
+            let idle = self.idle.notified();
+            if self.len() == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+/// A handler's task: just its boxed handling, and what unregisters it when
+/// it ends or is cancelled (both drop it inside the task).
+struct Spawned {
+    fut: BoxedHandling,
+    conn: Arc<Connection>,
+}
+
+impl Future for Spawned {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = &mut *self;
-        let _entered = this.span.as_deref().map(tracing::Span::enter);
-        let fut = &mut this.fut;
-        let outcome = match step(&this.peer, this.id, || fut.as_mut().poll(cx)) {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(response)) => Ok(response),
-            Err(panic) => Err(panic),
-        };
-        this.permit = None;
-        respond(&this.conn, this.id, outcome);
-        Poll::Ready(())
+        self.fut.as_mut().poll(cx)
     }
 }
 
-/// Runs one step of a handling inside the request's context, turning a
-/// panic into a value.
-fn step<R>(peer: &Peer, id: Id, f: impl FnOnce() -> R) -> std::thread::Result<R> {
-    context::enter(peer.clone(), id.trace_id, || {
-        catch_unwind(AssertUnwindSafe(f))
-    })
-}
-
-/// Queues the response of a finished handling, or logs why there is none.
-fn respond(conn: &Connection, id: Id, outcome: std::thread::Result<Option<Bytes>>) {
-    let Id { cmd, session, .. } = id;
-    match outcome {
-        Ok(Some(body)) => {
-            if let Err(error) = conn.write_response(session, &body) {
-                tracing::warn!(cmd, session, %error, "response dropped");
-            }
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Some(id) = tokio::task::try_id() {
+            lock(&self.conn.handlers.tasks).remove(&id);
         }
-        Ok(None) => {}
-        Err(panic) => tracing::error!(
-            cmd,
-            session,
-            panic = panic_message(&*panic),
-            "handler panicked"
-        ),
     }
 }
 
@@ -144,19 +379,19 @@ fn respond(conn: &Connection, id: Id, outcome: std::thread::Result<Option<Bytes>
 /// it. Only made when a subscriber wants it: a disabled span still cost
 /// about 200 instructions per request (callgrind), most of it in tracing's
 /// fallback to the `log` crate, which cannot carry span fields anyway.
-fn request_span(id: Id) -> Option<Box<tracing::Span>> {
-    let Id {
+fn request_span(head: RequestHead) -> Option<tracing::Span> {
+    let RequestHead {
         cmd,
         session,
         trace_id,
-    } = id;
+    } = head;
     tracing::enabled!(tracing::Level::INFO).then(|| {
-        Box::new(tracing::info_span!(
+        tracing::info_span!(
             "request",
             cmd,
             session,
             trace_id = %format_args!("{trace_id:016x}")
-        ))
+        )
     })
 }
 

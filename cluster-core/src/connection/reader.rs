@@ -1,19 +1,32 @@
 //! The reader task: turns the byte stream into frames, hands responses to
-//! their calls and requests to the dispatcher.
+//! their calls and requests to the dispatcher, and pauses when the node
+//! must hold back.
+//!
+//! Reading pauses while too many requests queue for a handler, while the
+//! node is over its memory budget and this connection holds more than its
+//! share, and before a frame larger than the read buffer until its size
+//! fits in the budget. A paused reader still looks at its socket every
+//! [`PROBE`], so a peer that leaves meanwhile is noticed.
+//!
+//! A request body smaller than [`COPY_BELOW`] is copied out of the read
+//! buffer: a slice would keep the whole buffer it was read into alive for
+//! as long as its handler runs (8 KiB or more for a request of a few bytes
+//! trickled one per read).
 
-use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
-use bytes::BytesMut;
-use tokio::io::AsyncReadExt;
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, Interest};
 use tokio::net::tcp::OwnedReadHalf;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use super::{Connection, dispatch};
+use super::dispatch::{Admission, RequestHead};
+use super::{Connection, End};
 use crate::error::{Error, ProtocolError};
-use crate::handler::Request;
-use crate::peer::Peer;
 use crate::wire::Frame;
 
 /// The least a read asks for: small enough that an idle connection holds
@@ -22,36 +35,71 @@ const READ_CHUNK: usize = 8 * 1024;
 /// The most a read reserves ahead of a large frame: the header's length is
 /// not trusted with an allocation, the buffer grows as bytes really arrive.
 const MAX_RESERVE: usize = 1024 * 1024;
-/// How much of the requests that wait for a handler slot may be held while
-/// reading goes on (a larger request is still taken, alone).
-const MAX_WAITING: usize = 1024 * 1024;
+/// Request bodies up to this size are copied out of the read buffer.
+const COPY_BELOW: usize = 4 * 1024;
+/// How often a paused reader checks whether its peer left.
+const PROBE: Duration = Duration::from_millis(200);
 
-pub(super) async fn run(conn: Arc<Connection>, peer: Peer, mut rd: OwnedReadHalf) {
-    let reason = read_frames(&conn, &peer, &mut rd).await;
-    match &reason {
-        Error::Closed => tracing::debug!(conn = conn.id, "connection closed by peer"),
-        reason => tracing::warn!(conn = conn.id, %reason, "closing connection"),
+pub(super) async fn run(conn: Arc<Connection>, mut rd: OwnedReadHalf) {
+    let mut admission = Admission::new(&conn);
+    match read_frames(&conn, &mut admission, &mut rd).await {
+        Ok(()) => {
+            tracing::debug!(
+                conn = conn.id,
+                "peer finished sending: answering what it sent"
+            );
+            // No response to this side's calls can come any more.
+            conn.fail_calls(Error::Closed);
+            if tokio::time::timeout(conn.linger(), drain(&conn, &mut admission))
+                .await
+                .is_err()
+            {
+                tracing::debug!(
+                    conn = conn.id,
+                    handlers = conn.handlers(),
+                    "handlers still running after the peer finished: cancelled"
+                );
+            }
+            drop(admission);
+            conn.shutdown(Error::Closed, End::Drained);
+        }
+        Err(reason) => {
+            tracing::warn!(conn = conn.id, %reason, "closing connection");
+            drop(admission);
+            conn.shutdown(reason, End::Lost);
+        }
     }
-    conn.shutdown(reason, false);
 }
 
-/// Reads until the connection ends; returns why.
-async fn read_frames(conn: &Arc<Connection>, peer: &Peer, rd: &mut OwnedReadHalf) -> Error {
-    let config = &conn.node.config;
+/// Runs every request already read to its end.
+async fn drain(conn: &Connection, admission: &mut Admission) {
+    loop {
+        admission.start_waiting();
+        if admission.is_empty() {
+            conn.handlers.done().await;
+            return;
+        }
+        admission.slot_freed().await;
+    }
+}
+
+/// Reads until the peer finishes sending (`Ok`) or the connection fails.
+async fn read_frames(
+    conn: &Arc<Connection>,
+    admission: &mut Admission,
+    rd: &mut OwnedReadHalf,
+) -> Result<(), Error> {
+    let config = &conn.shared.config;
+    let budget = &conn.shared.budget;
     let codec = config.codec;
-    let requests = Arc::new(Semaphore::new(config.limits.max_concurrent_requests));
-    let mut waiting = Waiting::default();
     let mut buf = BytesMut::new();
+    // Budget reserved for a frame larger than the read buffer.
+    let mut reserved = Reserved::new(conn);
     // When the incomplete frame at the front of `buf` began to arrive.
     let mut started: Option<Instant> = None;
     loop {
         let mut decoded = false;
-        loop {
-            let frame = match codec.decode(&mut buf) {
-                Ok(Some(frame)) => frame,
-                Ok(None) => break,
-                Err(e) => return e.into(),
-            };
+        while let Some(frame) = codec.decode(&mut buf)? {
             decoded = true;
             match frame {
                 Frame::Response { session, body } => {
@@ -69,46 +117,71 @@ async fn read_frames(conn: &Arc<Connection>, peer: &Peer, rd: &mut OwnedReadHalf
                     trace_id,
                     body,
                 } => {
-                    let req = Request {
+                    let head = RequestHead {
                         cmd,
                         session,
                         trace_id,
-                        body,
-                        peer: peer.clone(),
                     };
-                    if waiting.is_empty() && requests.available_permits() > 0 {
-                        if let Some(handling) = dispatch::start(conn, req) {
-                            // Only this reader takes permits, and one was free.
-                            handling.spawn(requests.clone().try_acquire_owned().ok());
-                        }
-                    } else {
-                        waiting.push(req);
-                    }
+                    admission.admit(head, own(body));
                 }
             }
         }
-        while let Ok(permit) = requests.clone().try_acquire_owned() {
-            if !waiting.dispatch(conn, permit) {
-                break;
-            }
-        }
+        admission.start_waiting();
         started = match started {
             _ if buf.is_empty() => None,
             Some(t) if !decoded => Some(t),
             _ => Some(Instant::now()),
         };
-        if waiting.is_full() {
+        let missing = codec.missing(&buf);
+        if missing <= READ_CHUNK {
+            reserved.release();
+        }
+        // Each pause is the node's doing, not the peer's: an incomplete
+        // frame's clock starts again after it.
+        if admission.is_full() {
             tracing::debug!(conn = conn.id, "request limit reached: pausing reads");
-            let Ok(permit) = requests.clone().acquire_owned().await else {
-                return Error::Closed;
-            };
-            waiting.dispatch(conn, permit);
-            // The pause was the node's doing, not the peer's: an incomplete
-            // frame's clock starts again.
+            paused(rd, admission.slot_freed()).await?;
+            admission.start_waiting();
             started = started.map(|_| Instant::now());
             continue;
         }
-        buf.reserve(codec.missing(&buf).clamp(READ_CHUNK, MAX_RESERVE));
+        // What a frame's reservation holds is not held against reading it.
+        let held = || admission.bytes() + conn.queued_bytes();
+        if !budget.may_read(held()) {
+            tracing::debug!(
+                conn = conn.id,
+                held = held(),
+                "memory budget reached: pausing reads"
+            );
+            paused(rd, async {
+                while !budget.may_read(held()) {
+                    let freed = budget.freed();
+                    let _ = tokio::time::timeout(PROBE, freed).await;
+                }
+            })
+            .await?;
+            started = started.map(|_| Instant::now());
+        }
+        if missing > READ_CHUNK && reserved.bytes == 0 {
+            let want = missing.min(config.limits.max_frame);
+            if !budget.try_reserve(want) {
+                tracing::debug!(
+                    conn = conn.id,
+                    frame = want,
+                    "memory budget reached: large frame waits"
+                );
+                paused(rd, async {
+                    while !budget.try_reserve(want) {
+                        let freed = budget.freed();
+                        let _ = tokio::time::timeout(PROBE, freed).await;
+                    }
+                })
+                .await?;
+                started = started.map(|_| Instant::now());
+            }
+            reserved.bytes = want;
+        }
+        buf.reserve(missing.clamp(READ_CHUNK, MAX_RESERVE));
         let read = async {
             let read = rd.read_buf(&mut buf);
             match (started, config.limits.frame_read_timeout) {
@@ -121,69 +194,88 @@ async fn read_frames(conn: &Arc<Connection>, peer: &Peer, rd: &mut OwnedReadHalf
         // Responses keep being read while requests wait for a handler to
         // end: a handler may be waiting for one of them.
         let result = tokio::select! {
-            read = read => match read {
-                Ok(result) => result,
-                Err(timeout) => return timeout.into(),
-            },
-            Ok(permit) = requests.clone().acquire_owned(), if !waiting.is_empty() => {
-                waiting.dispatch(conn, permit);
+            read = read => read?,
+            () = admission.slot_freed(), if !admission.is_empty() => {
+                admission.start_waiting();
                 continue;
             }
         };
         match result {
-            Ok(0) if buf.is_empty() => return Error::Closed,
+            Ok(0) if buf.is_empty() => return Ok(()),
             Ok(0) => {
                 tracing::debug!(
                     conn = conn.id,
                     bytes = buf.len(),
                     "connection closed inside a frame"
                 );
-                return Error::Closed;
+                return Err(Error::Closed);
             }
             Ok(_) => {}
-            Err(e) => return e.into(),
+            Err(e) => return Err(e.into()),
         }
     }
 }
 
-/// Requests read while every handler slot of the connection was taken, in
-/// arrival order. They hold their bytes and nothing else: no task is
-/// spawned for them until a slot frees.
-#[derive(Default)]
-struct Waiting {
-    requests: VecDeque<Request>,
+/// A small body copied out of the read buffer, a large one as it is.
+fn own(body: Bytes) -> Bytes {
+    if body.len() < COPY_BELOW {
+        Bytes::copy_from_slice(&body)
+    } else {
+        body
+    }
+}
+
+/// Budget the reader took for a large frame, given back once it is read.
+struct Reserved<'a> {
+    conn: &'a Connection,
     bytes: usize,
 }
 
-impl Waiting {
-    fn push(&mut self, req: Request) {
-        self.bytes += Self::size(&req);
-        self.requests.push_back(req);
+impl<'a> Reserved<'a> {
+    fn new(conn: &'a Connection) -> Self {
+        Self { conn, bytes: 0 }
     }
 
-    /// Starts the oldest request, which holds `permit` if its handler has
-    /// to wait; false if there was none.
-    fn dispatch(&mut self, conn: &Arc<Connection>, permit: OwnedSemaphorePermit) -> bool {
-        let Some(req) = self.requests.pop_front() else {
-            return false;
-        };
-        self.bytes -= Self::size(&req);
-        if let Some(handling) = dispatch::start(conn, req) {
-            handling.spawn(Some(permit));
+    fn release(&mut self) {
+        self.conn
+            .shared
+            .budget
+            .sub_memory(std::mem::take(&mut self.bytes));
+    }
+}
+
+impl Drop for Reserved<'_> {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// Waits for `until` while reading is paused, looking at the socket every
+/// [`PROBE`]: `Err` if the peer closed or reset the connection meanwhile.
+/// A FIN seen while paused ends the connection at once, unlike one that is
+/// read: the requests behind it cannot be read without unpausing, and a
+/// peer that left must not hold its handlers and buffers.
+async fn paused<T>(rd: &OwnedReadHalf, until: impl Future<Output = T>) -> Result<T, Error> {
+    let mut until = pin!(until);
+    loop {
+        tokio::select! {
+            value = &mut until => return Ok(value),
+            () = tokio::time::sleep(PROBE) => {
+                if let Some(reason) = peer_left(rd) {
+                    return Err(reason);
+                }
+            }
         }
-        true
     }
+}
 
-    fn is_empty(&self) -> bool {
-        self.requests.is_empty()
-    }
-
-    /// Whether reading must stop until a handler ends.
-    fn is_full(&self) -> bool {
-        self.bytes >= MAX_WAITING
-    }
-
-    fn size(req: &Request) -> usize {
-        std::mem::size_of::<Request>() + req.body.len()
+/// Whether the peer closed its side (FIN or RST) of a connection that is
+/// not being read: the readiness flags tell even with unread data queued.
+fn peer_left(rd: &OwnedReadHalf) -> Option<Error> {
+    let ready = pin!(rd.ready(Interest::READABLE));
+    match ready.poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(Ok(ready)) if ready.is_read_closed() => Some(Error::Closed),
+        Poll::Ready(Err(error)) => Some(error.into()),
+        _ => None,
     }
 }

@@ -14,7 +14,7 @@
 //! burst queued by one task (a reader answering requests) is all there
 //! already; a yield would only wake the runtime's other worker for nothing.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -23,8 +23,10 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::Notify;
 use tokio::time::timeout;
 
-use super::Connection;
+use super::{Connection, End};
+use crate::budget::Budget;
 use crate::error::Error;
+use crate::sync::lock;
 
 /// Buffer memory beyond this is given back once the connection has been
 /// idle for [`RELEASE_AFTER`], so a burst does not pin memory on an idle
@@ -34,10 +36,15 @@ use crate::error::Error;
 const KEEP_CAPACITY: usize = 64 * 1024;
 const RELEASE_AFTER: Duration = Duration::from_secs(1);
 
-pub(crate) struct WriteQueue {
+pub(super) struct WriteQueue {
     state: Mutex<Queue>,
     ready: Notify,
+    /// Woken when the queue closes, so that a writer stuck on a peer that
+    /// does not read gives up after the linger.
+    closing: Notify,
     limit: usize,
+    /// Queued bytes count against the node's memory budget.
+    budget: Arc<Budget>,
 }
 
 struct Queue {
@@ -51,7 +58,7 @@ struct Queue {
 }
 
 impl WriteQueue {
-    pub(crate) fn new(limit: usize) -> Self {
+    pub(super) fn new(limit: usize, budget: Arc<Budget>) -> Self {
         Self {
             state: Mutex::new(Queue {
                 buf: BytesMut::new(),
@@ -60,12 +67,14 @@ impl WriteQueue {
                 closed: false,
             }),
             ready: Notify::new(),
+            closing: Notify::new(),
             limit,
+            budget,
         }
     }
 
     /// Appends one frame with `encode`, which writes nothing when it fails.
-    pub(crate) fn push(
+    pub(super) fn push(
         &self,
         encode: impl FnOnce(&mut BytesMut) -> Result<(), Error>,
     ) -> Result<(), Error> {
@@ -78,9 +87,12 @@ impl WriteQueue {
             return Err(Error::Overloaded { limit: self.limit });
         }
         let was_empty = queue.buf.is_empty();
+        let before = queue.buf.len();
         encode(&mut queue.buf)?;
         queue.frames += 1;
+        let added = queue.buf.len() - before;
         drop(queue);
+        self.budget.add_memory(added);
         // Only the first frame of a batch needs to wake the writer; later
         // ones ride along.
         if was_empty {
@@ -90,13 +102,23 @@ impl WriteQueue {
     }
 
     /// Stops accepting frames; the writer ends once the queue is drained.
-    pub(crate) fn close(&self) {
+    pub(super) fn close(&self) {
         self.lock().closed = true;
         self.ready.notify_one();
+        self.closing.notify_waiters();
+    }
+
+    /// Resolves `linger` after the queue closed.
+    async fn abandoned(&self, linger: Duration) {
+        let closing = self.closing.notified();
+        if !self.lock().closed {
+            closing.await;
+        }
+        tokio::time::sleep(linger).await;
     }
 
     /// Bytes waiting to be written.
-    pub(crate) fn queued(&self) -> usize {
+    pub(super) fn queued(&self) -> usize {
         let queue = self.lock();
         queue.buf.len() + queue.writing
     }
@@ -144,11 +166,19 @@ impl WriteQueue {
     }
 
     fn written(&self) {
-        self.lock().writing = 0;
+        let written = std::mem::take(&mut self.lock().writing);
+        self.budget.sub_memory(written);
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.state)
+    }
+}
+
+impl Drop for WriteQueue {
+    fn drop(&mut self) {
+        let queue = self.lock();
+        self.budget.sub_memory(queue.buf.len() + queue.writing);
     }
 }
 
@@ -156,9 +186,17 @@ pub(super) async fn run(conn: Arc<Connection>, mut wr: OwnedWriteHalf) {
     let mut spare = BytesMut::new();
     let mut per_write = FramesPerWrite::default();
     while let Some((mut batch, frames)) = conn.writes.take(spare, per_write.several()).await {
-        if let Err(e) = wr.write_all(&batch).await {
+        let written = tokio::select! {
+            biased;
+            written = wr.write_all(&batch) => written,
+            () = conn.writes.abandoned(conn.linger()) => {
+                tracing::debug!(conn = conn.id, "peer does not read: queued frames dropped");
+                return;
+            }
+        };
+        if let Err(e) = written {
             tracing::debug!(conn = conn.id, error = %e, "write failed");
-            conn.shutdown(Error::from(e), false);
+            conn.shutdown(Error::from(e), End::Lost);
             return;
         }
         conn.writes.written();

@@ -198,3 +198,43 @@ impl Bystander {
         );
     }
 }
+
+/// Raises this process's open-file limit to at least `needed`, as far as the
+/// hard limit allows; panics with what to do if that is not enough.
+pub fn raise_fd_limit(needed: u64) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read or write the struct passed.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        if limit.rlim_cur < needed {
+            limit.rlim_cur = needed.min(limit.rlim_max);
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+        }
+    }
+    assert!(
+        limit.rlim_cur >= needed,
+        "this test needs {needed} open files; the hard limit is {} (raise it with ulimit -Hn)",
+        limit.rlim_max
+    );
+}
+
+/// Calls `cmd` with `body` on an outbound peer that may be backing off
+/// after a failed connect: retries while the call fails with
+/// [`Error::Connect`], for at most [`PATIENCE`].
+pub async fn call_once_reachable(peer: &Peer, cmd: u32, body: &'static str) -> Bytes {
+    let answered = async {
+        loop {
+            match peer.call(cmd, body).await {
+                Ok(reply) => return reply,
+                Err(Error::Connect { .. }) => tokio::time::sleep(Duration::from_millis(10)).await,
+                Err(error) => panic!("call to {}: {error}", peer.addr()),
+            }
+        }
+    };
+    tokio::time::timeout(PATIENCE, answered)
+        .await
+        .unwrap_or_else(|_| panic!("{} not reachable within {PATIENCE:?}", peer.addr()))
+}

@@ -278,6 +278,10 @@ impl<'a> Generator<'a> {
                        + 'static {
                     ::cluster::__private::handle(self, req)
                 }
+
+                fn is_oneway(&self, cmd: u32) -> bool {
+                    <Self as ::cluster::Service>::COMMANDS.is_oneway(cmd)
+                }
             }
         }
     }
