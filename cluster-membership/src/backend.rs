@@ -26,7 +26,7 @@ pub(crate) enum Backend {
         name: Option<String>,
     },
     #[cfg(feature = "etcd")]
-    Etcd(EtcdBackend),
+    Etcd(Box<EtcdBackend>),
 }
 
 impl Backend {
@@ -41,9 +41,9 @@ impl Backend {
                 Ok(Backend::Static { dir, name })
             }
             #[cfg(feature = "etcd")]
-            BackendConfig::Etcd(options) => {
-                Ok(Backend::Etcd(EtcdBackend::start(options, record).await?))
-            }
+            BackendConfig::Etcd(options) => Ok(Backend::Etcd(Box::new(
+                EtcdBackend::start(options, record).await?,
+            ))),
         }
     }
 
@@ -65,7 +65,7 @@ impl Backend {
                 }
             }
             #[cfg(feature = "etcd")]
-            Backend::Etcd(etcd) => etcd.shutdown().await,
+            Backend::Etcd(etcd) => (*etcd).shutdown().await,
         }
     }
 }

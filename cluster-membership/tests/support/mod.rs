@@ -70,3 +70,5 @@ pub async fn until(
         panic!("{what} within {limit:?}; the directory has {names:?}");
     }
 }
+#[cfg(feature = "etcd")]
+pub mod etcd;
