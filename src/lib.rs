@@ -96,9 +96,12 @@
 //! encode or decode.
 
 mod dispatch;
+#[cfg(feature = "membership")]
+pub mod membership;
 mod router;
 mod service;
 mod stub;
+mod target;
 
 pub use cluster_codec as codec;
 // cluster-core is still a placeholder on this branch: nothing to re-export.
@@ -107,6 +110,7 @@ pub use cluster_macros::service;
 
 pub use crate::router::Router;
 pub use crate::service::{Command, CommandTable, Service, command_id};
+pub use crate::target::CallTarget;
 
 pub mod zproto;
 
