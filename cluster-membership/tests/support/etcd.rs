@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 pub struct Etcd {
     bin: PathBuf,
     data: PathBuf,
+    /// The address it listens on: 127.0.0.1 unless in a namespace.
+    host: String,
+    /// The network namespace it runs in, if not this one.
+    netns: Option<String>,
     client_port: u16,
     peer_port: u16,
     child: Option<Child>,
@@ -26,11 +30,11 @@ fn find_etcd() -> Option<PathBuf> {
         .find(|bin| bin.is_file())
 }
 
-/// A port the OS has just handed out and taken back.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
+/// A port on `host` that the OS has just handed out and taken back.
+pub fn free_port(host: &str) -> u16 {
+    TcpListener::bind((host, 0))
         .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
+        .expect("a free port")
         .port()
 }
 
@@ -38,6 +42,18 @@ impl Etcd {
     /// Starts etcd, or says in one line why the test is skipped (no etcd
     /// binary here) and returns `None`.
     pub async fn start(test: &str) -> Option<Self> {
+        let ports = (free_port("127.0.0.1"), free_port("127.0.0.1"));
+        Self::start_at(test, "127.0.0.1", None, ports).await
+    }
+
+    /// Starts etcd on `host` with `(client, peer)` ports, in network
+    /// namespace `netns` if given (through `ip netns exec`).
+    pub async fn start_at(
+        test: &str,
+        host: &str,
+        netns: Option<&str>,
+        (client_port, peer_port): (u16, u16),
+    ) -> Option<Self> {
         let Some(bin) = find_etcd() else {
             println!("skipping {test}: no etcd binary (install etcd-server, or set ETCD_BIN)");
             return None;
@@ -51,8 +67,10 @@ impl Etcd {
         let mut etcd = Self {
             bin,
             data,
-            client_port: free_port(),
-            peer_port: free_port(),
+            host: host.to_owned(),
+            netns: netns.map(str::to_owned),
+            client_port,
+            peer_port,
             child: None,
         };
         etcd.spawn().await;
@@ -61,14 +79,22 @@ impl Etcd {
 
     /// The client URL.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        format!("http://{}:{}", self.host, self.client_port)
     }
 
     async fn spawn(&mut self) {
         let client = self.url();
-        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+        let peer = format!("http://{}:{}", self.host, self.peer_port);
         let log = std::fs::File::create(self.data_log()).expect("etcd log file");
-        let child = Command::new(&self.bin)
+        let mut command = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(&self.bin);
+                c
+            }
+            None => Command::new(&self.bin),
+        };
+        let child = command
             .arg("--name=test")
             .arg(format!("--data-dir={}", self.data.display()))
             .arg(format!("--listen-client-urls={client}"))

@@ -23,6 +23,12 @@ pub struct Named {
 
 impl Named {
     pub fn start(name: &str) -> Self {
+        Self::start_on(name, "127.0.0.1")
+    }
+
+    /// The same, listening on `host` (the thread's namespace decides where
+    /// that is).
+    pub fn start_on(name: &str, host: &str) -> Self {
         let gate = Arc::new(Semaphore::new(0));
         let (reply, held) = (Bytes::from(name.to_owned()), gate.clone());
         let node = Node::builder()
@@ -36,7 +42,9 @@ impl Named {
                 }
             })
             .build();
-        let listener = node.listen("127.0.0.1:0").expect("listen on a free port");
+        let listener = node
+            .listen(&format!("{host}:0"))
+            .expect("listen on a free port");
         Self {
             node,
             listener,
