@@ -377,3 +377,49 @@ async fn timed<T>(
         )))),
     }
 }
+
+// The integration tests' etcd, for the one test that needs the private
+// watch loop; they use the rest of it.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../tests/support/etcd.rs"]
+mod test_etcd;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_watch_behind_a_compaction_ends_so_the_directory_is_read_again() {
+        let test = "a_watch_behind_a_compaction_ends_so_the_directory_is_read_again";
+        let Some(server) = test_etcd::Etcd::start(test).await else {
+            return;
+        };
+        let mut client = server.client().await;
+        let prefix = layout::nodes_prefix("compaction");
+        let revision = |reply: etcd_client::PutResponse| reply.header().map_or(0, |h| h.revision());
+        let put = |name: &str| (format!("{prefix}{name}"), r#"{"addr":"127.0.0.1:1"}"#);
+        let (key, value) = put("a");
+        let first = revision(client.put(key, value, None).await.unwrap());
+        let (key, value) = put("b");
+        let last = revision(client.put(key, value, None).await.unwrap());
+        client.compact(last, None).await.unwrap();
+
+        // A watch from before the compaction can never catch up: it ends
+        // (Ok), and `follow` reads the directory anew.
+        let (tx, mut rx) = watch::channel(Arc::new(Directory::default()));
+        let ended = tokio::time::timeout(
+            REQUEST_TIMEOUT,
+            watch_from(&client, &prefix, &tx, first - 1),
+        )
+        .await;
+        assert!(matches!(ended, Ok(Ok(()))), "{ended:?}");
+        let follower = tokio::spawn(follow(client.clone(), prefix.clone(), tx, first - 1));
+        let both = rx.wait_for(|d| d.len() == 2);
+        assert!(
+            tokio::time::timeout(REQUEST_TIMEOUT, both).await.is_ok(),
+            "never read again"
+        );
+        follower.abort();
+    }
+}

@@ -22,7 +22,7 @@ pub struct Etcd {
 /// The etcd binary: `$ETCD_BIN`, or `etcd` on the `PATH`.
 fn find_etcd() -> Option<PathBuf> {
     if let Some(bin) = std::env::var_os("ETCD_BIN") {
-        return Some(bin.into());
+        return Some(PathBuf::from(bin)).filter(|bin| bin.is_file());
     }
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
