@@ -10,12 +10,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use cluster_core::Node;
-use cluster_membership::{
-    Error, EtcdOptions, Membership, NodeRecord, Selector, ServiceInfo, layout,
-};
+use cluster_membership::{Error, EtcdOptions, Membership, NodeRecord, Selector, layout};
 use support::etcd::Etcd;
-use support::{Named, WHO, until};
+use support::{Named, WHO, record, until};
 
 const CLUSTER: &str = "test";
 /// etcd 3.4's smallest lease TTL with its default timing: shorter asks
@@ -27,29 +24,12 @@ fn options(etcd: &Etcd) -> EtcdOptions {
     EtcdOptions::new([etcd.url()], CLUSTER).ttl(TTL)
 }
 
-fn record(name: &str, addr: &str) -> NodeRecord {
-    NodeRecord::new(name, addr)
-        .service(ServiceInfo::new("Echo", [("who", WHO)]))
-        .role("echo")
-}
-
 async fn register(etcd: &Etcd, name: &str) -> (Named, Membership) {
-    let named = Named::start(name);
-    let members = Membership::builder(named.node.clone())
-        .backend(options(etcd))
-        .register(record(name, &named.addr()))
-        .build()
-        .await
-        .expect("register in etcd");
-    (named, members)
+    support::register(options(etcd), name, "127.0.0.1").await
 }
 
 async fn observer(etcd: &Etcd) -> Membership {
-    Membership::builder(Node::builder().build())
-        .backend(options(etcd))
-        .build()
-        .await
-        .expect("observe etcd")
+    support::observer(options(etcd)).await
 }
 
 async fn raw_value(etcd: &Etcd, name: &str) -> Option<Vec<u8>> {
@@ -147,13 +127,8 @@ async fn child_node_process() {
         return;
     };
     let (url, name) = args.split_once(' ').expect("<url> <name>");
-    let named = Named::start(name);
-    let _members = Membership::builder(named.node.clone())
-        .backend(EtcdOptions::new([url], CLUSTER).ttl(TTL))
-        .register(record(name, &named.addr()))
-        .build()
-        .await
-        .expect("child registers");
+    let (named, _members) =
+        support::register(EtcdOptions::new([url], CLUSTER).ttl(TTL), name, "127.0.0.1").await;
     println!("ready {}", named.addr());
     std::future::pending::<()>().await;
 }
@@ -294,15 +269,8 @@ async fn fifty_nodes_in_one_process() {
         .map(|i| {
             let url = etcd.url();
             tokio::spawn(async move {
-                let name = format!("n{i:02}");
-                let named = Named::start(&name);
-                let members = Membership::builder(named.node.clone())
-                    .backend(EtcdOptions::new([url], CLUSTER).ttl(TTL))
-                    .register(record(&name, &named.addr()))
-                    .build()
-                    .await
-                    .expect("register");
-                (named, members)
+                let options = EtcdOptions::new([url], CLUSTER).ttl(TTL);
+                support::register(options, &format!("n{i:02}"), "127.0.0.1").await
             })
         })
         .collect();

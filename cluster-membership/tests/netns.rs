@@ -15,10 +15,10 @@ use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cluster_membership::{Error, EtcdOptions, Membership, NodeRecord, ServiceInfo};
+use cluster_membership::{Error, EtcdOptions, Membership};
 use hosts::{CLIENT_HOST, Hosts, SERVER_HOST, enter, on_host};
 use support::etcd::{Etcd, free_port};
-use support::{Named, WHO, until};
+use support::{WHO, register, until, who};
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
@@ -27,20 +27,6 @@ const LIMIT: Duration = Duration::from_secs(30);
 
 fn options(url: &str) -> EtcdOptions {
     EtcdOptions::new([url], "netns").ttl(TTL)
-}
-
-/// A registered node on `host`, on the calling thread's runtime.
-async fn register(url: &str, name: &str, host: &str) -> (Named, Membership) {
-    let named = Named::start_on(name, host);
-    let record =
-        NodeRecord::new(name, named.addr()).service(ServiceInfo::new("Echo", [("who", WHO)]));
-    let members = Membership::builder(named.node.clone())
-        .backend(options(url))
-        .register(record)
-        .build()
-        .await
-        .expect("register");
-    (named, members)
 }
 
 /// Two free ports on the server's host.
@@ -73,7 +59,7 @@ impl ServerHost {
                 .build()
                 .expect("runtime");
             runtime.block_on(async {
-                let (_named, members) = register(&url, "server", SERVER_HOST).await;
+                let (_named, members) = register(options(&url), "server", SERVER_HOST).await;
                 let (stop, stopped) = oneshot::channel();
                 let _ = started.send((members.clone(), Handle::current(), stop));
                 let _ = stopped.await;
@@ -125,7 +111,7 @@ fn a_cut_host_leaves_the_directory_and_rejoins_when_the_link_is_back() {
         };
         let url = etcd.url();
         let server = ServerHost::start(&hosts.server, &url);
-        let (_client, client) = register(&url, "client", CLIENT_HOST).await;
+        let (_client, client) = register(options(&url), "client", CLIENT_HOST).await;
         let mut client_view = client.watch();
         let mut server_view = server.members.watch();
         until(&mut client_view, LIMIT, "the client sees the server", |d| {
@@ -136,14 +122,7 @@ fn a_cut_host_leaves_the_directory_and_rejoins_when_the_link_is_back() {
             d.get("client").is_some()
         })
         .await;
-        assert_eq!(
-            client
-                .named("server")
-                .call(WHO, Bytes::new(), None)
-                .await
-                .unwrap(),
-            "server"
-        );
+        assert_eq!(who(&client.named("server")).await.unwrap(), "server");
         assert_eq!(server.call("client").await.unwrap(), "client");
 
         hosts.cut();
@@ -176,14 +155,7 @@ fn a_cut_host_leaves_the_directory_and_rejoins_when_the_link_is_back() {
         )
         .await;
         assert_eq!(server.call("client").await.unwrap(), "client");
-        assert_eq!(
-            client
-                .named("server")
-                .call(WHO, Bytes::new(), None)
-                .await
-                .unwrap(),
-            "server"
-        );
+        assert_eq!(who(&client.named("server")).await.unwrap(), "server");
         client.shutdown().await;
         until(&mut server_view, LIMIT, "the client deregistered", |d| {
             d.get("client").is_none()

@@ -8,39 +8,18 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use cluster_core::Node;
-use cluster_membership::{
-    Error, Membership, NodeRecord, Policy, Selector, ServiceInfo, StaticDirectory,
-};
-use support::{GATED, Named, WHO, until};
+use cluster_membership::{Error, Membership, Policy, Selector, StaticDirectory};
+use support::{GATED, Named, WHO, record, until};
 
 const LIMIT: Duration = Duration::from_secs(5);
 
-fn record(name: &str, addr: &str) -> NodeRecord {
-    NodeRecord::new(name, addr)
-        .service(ServiceInfo::new("Echo", [("who", WHO), ("gated", GATED)]))
-        .role("echo")
-}
-
 /// A node named `name`, registered in `dir`.
 async fn register(dir: &StaticDirectory, name: &str) -> (Named, Membership) {
-    let named = Named::start(name);
-    let members = Membership::builder(named.node.clone())
-        .backend(dir.clone())
-        .register(record(name, &named.addr()))
-        .build()
-        .await
-        .expect("register");
-    (named, members)
+    support::register(dir.clone(), name, "127.0.0.1").await
 }
 
-/// A membership that only looks (and calls), on a node of its own.
 async fn observer(dir: &StaticDirectory) -> Membership {
-    Membership::builder(Node::builder().build())
-        .backend(dir.clone())
-        .build()
-        .await
-        .expect("observer")
+    support::observer(dir.clone()).await
 }
 
 fn who() -> Bytes {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cluster_core::{Listener, Node, Request};
+use cluster_membership::{BackendConfig, Error, Membership, NodeRecord, NodeTarget, ServiceInfo};
 use tokio::sync::Semaphore;
 
 /// Answers with the node's name.
@@ -80,3 +81,40 @@ pub async fn until(
 }
 #[cfg(feature = "etcd")]
 pub mod etcd;
+
+/// The record every test node registers: the Echo service, role "echo".
+pub fn record(name: &str, addr: &str) -> NodeRecord {
+    NodeRecord::new(name, addr)
+        .service(ServiceInfo::new("Echo", [("who", WHO), ("gated", GATED)]))
+        .role("echo")
+}
+
+/// A node named `name` listening on `host`, registered in `backend`.
+pub async fn register(
+    backend: impl Into<BackendConfig>,
+    name: &str,
+    host: &str,
+) -> (Named, Membership) {
+    let named = Named::start_on(name, host);
+    let members = Membership::builder(named.node.clone())
+        .backend(backend)
+        .register(record(name, &named.addr()))
+        .build()
+        .await
+        .expect("register");
+    (named, members)
+}
+
+/// A membership that only looks (and calls), on a node of its own.
+pub async fn observer(backend: impl Into<BackendConfig>) -> Membership {
+    Membership::builder(Node::builder().build())
+        .backend(backend)
+        .build()
+        .await
+        .expect("observer")
+}
+
+/// Asks `target` who it is.
+pub async fn who(target: &NodeTarget) -> Result<Bytes, Error> {
+    target.call(WHO, Bytes::new(), None).await
+}
