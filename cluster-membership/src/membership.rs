@@ -2,11 +2,11 @@
 //! in it, and the peers it opened to the nodes it calls by name.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use cluster_core::{Node, Peer};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::backend::{Backend, BackendConfig};
@@ -50,7 +50,8 @@ pub(crate) struct Inner {
     /// Outbound peers opened to directory members, by address.
     peers: Mutex<HashMap<String, Peer>>,
     wait_timeout: Duration,
-    shut: AtomicBool,
+    /// True once shut down; a watch, so that waiting calls wake for it.
+    shut: watch::Sender<bool>,
 }
 
 /// Configures a [`Membership`]: [`Membership::builder`].
@@ -107,7 +108,7 @@ impl Membership {
     /// [`Membership::directory`] keeps the last snapshot. The peers are the
     /// node's: `Node::shutdown` closes them. Idempotent.
     pub async fn shutdown(&self) {
-        self.inner.shut.store(true, Ordering::SeqCst);
+        self.inner.shut.send_replace(true);
         let backend = lock(&self.inner.backend).take();
         if let Some(backend) = backend {
             backend.shutdown().await;
@@ -153,7 +154,7 @@ impl MembershipBuilder {
                 backend: Mutex::new(Some(backend)),
                 peers: Mutex::default(),
                 wait_timeout: self.wait_timeout,
-                shut: AtomicBool::new(false),
+                shut: watch::Sender::new(false),
             }),
         })
     }
@@ -167,7 +168,7 @@ impl From<StaticDirectory> for BackendConfig {
 
 impl Inner {
     pub(crate) fn check_open(&self) -> Result<()> {
-        if self.shut.load(Ordering::SeqCst) {
+        if *self.shut.borrow() {
             Err(Error::Shutdown)
         } else {
             Ok(())
@@ -191,13 +192,15 @@ impl Inner {
         mut found: impl FnMut(&Directory) -> Option<T>,
     ) -> Option<T> {
         let mut watch = self.directory.clone();
+        let mut shut = self.shut.subscribe();
         let wait = async {
             loop {
                 if let Some(t) = found(&watch.borrow_and_update()) {
                     return Some(t);
                 }
-                if watch.changed().await.is_err() || self.check_open().is_err() {
-                    return None;
+                tokio::select! {
+                    changed = watch.changed() => changed.ok()?,
+                    _ = shut.wait_for(|shut| *shut) => return None,
                 }
             }
         };

@@ -134,6 +134,22 @@ async fn a_waiting_call_waits_for_the_node_up_to_its_timeout() {
 }
 
 #[tokio::test]
+async fn a_waiting_call_ends_when_its_membership_shuts_down() {
+    let dir = StaticDirectory::default();
+    let me = observer(&dir).await;
+    let call = tokio::spawn({
+        let target = me.named("never").wait();
+        async move { target.call(WHO, who(), Some(Duration::from_secs(60))).await }
+    });
+    me.shutdown().await;
+    let result = tokio::time::timeout(LIMIT, call)
+        .await
+        .expect("the call ended at the shutdown, not at its timeout")
+        .unwrap();
+    assert!(matches!(result, Err(Error::Shutdown)), "{result:?}");
+}
+
+#[tokio::test]
 async fn round_robin_takes_each_member_in_turn() {
     let dir = StaticDirectory::default();
     let mut nodes = Vec::new();
