@@ -70,6 +70,30 @@ async fn register_puts_the_documented_record_and_shutdown_revokes_it() {
         "a"
     );
 
+    // Records another tool wrote badly are skipped; the rest stay.
+    let mut raw = etcd.client().await;
+    for (name, value) in [("garbage", "not json"), ("no-addr", r#"{"wire":"v1"}"#)] {
+        raw.put(layout::node_key(CLUSTER, name), value, None)
+            .await
+            .unwrap();
+    }
+    raw.put(
+        layout::node_key(CLUSTER, "lua-1"),
+        r#"{"addr":"127.0.0.1:1"}"#,
+        None,
+    )
+    .await
+    .unwrap();
+    until(
+        &mut watch,
+        LIMIT,
+        "the good record written after them",
+        |d| d.get("lua-1").is_some(),
+    )
+    .await;
+    let names: Vec<String> = me.directory().names().map(str::to_owned).collect();
+    assert_eq!(names, ["a", "lua-1"]);
+
     let started = Instant::now();
     a.shutdown().await;
     // Revoked, not expired: gone at once, not after the TTL.
