@@ -51,14 +51,18 @@
 //! - the trait itself, each `async fn` returning a `Send` future, with
 //!   `Send + Sync + 'static` as supertraits: implement it with ordinary
 //!   `async fn`s taking `&self` (no `Clone` needed);
-//! - `CalcClient`, a typed client over a [`Peer`]: one method per command,
-//!   returning `Result<_, Error>`; one-way methods [send](Peer::send);
+//! - `CalcClient<T = Peer>`, a typed client over a [`Peer`] or any other
+//!   [`CallTarget`] (with feature `membership`, a node by name or a group:
+//!   see [`membership`]): one method per command, returning
+//!   `Result<_, T::Error>` (`Result<_, Error>` for a peer); one-way methods
+//!   [send](Peer::send);
 //!   `with_timeout` sets a per-call timeout instead of the node's
 //!   ([`Peer::call_timeout`]); `CalcClient::from_caller()`
 //!   is a client of the peer whose request the current task handles (to call
 //!   back over the same connection);
-//! - a constant per command id (`CalcClient::ADD`) and the command table
-//!   `CalcClient::COMMANDS` (name, id, one-way);
+//! - a constant per command id (`CalcClient::ADD`), the command table
+//!   `CalcClient::COMMANDS` (name, id, one-way) and the trait name
+//!   `CalcClient::SERVICE`;
 //! - `CalcServer<S>`, which serves the trait with an implementation `S`: a
 //!   [`Handler`] for [`NodeBuilder::handler`] and a [`Service`] to mount with
 //!   others through [`router!`].
@@ -96,9 +100,12 @@
 //! encode or decode.
 
 mod dispatch;
+#[cfg(feature = "membership")]
+pub mod membership;
 mod router;
 mod service;
 mod stub;
+mod target;
 
 pub use cluster_codec as codec;
 // cluster-core is still a placeholder on this branch: nothing to re-export.
@@ -107,6 +114,7 @@ pub use cluster_macros::service;
 
 pub use crate::router::Router;
 pub use crate::service::{Command, CommandTable, Service, command_id};
+pub use crate::target::CallTarget;
 
 pub mod zproto;
 

@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use cluster_codec::{Codec, Decode, Encode};
-use cluster_core::{Error, Peer};
+use cluster_core::Error;
 
 use crate::dispatch::boxed;
+use crate::target::CallTarget;
 
 /// A request body under construction: the arguments encoded one after
 /// another (for zproto, the one message).
@@ -26,22 +27,18 @@ impl Body {
     }
 }
 
-/// Calls `cmd` with `body` and decodes the response.
-pub async fn call<C: Codec, Resp: Decode<C>>(
-    peer: &Peer,
+/// Calls `cmd` with `body` through `target` and decodes the response.
+pub async fn call<C: Codec, Resp: Decode<C>, T: CallTarget>(
+    target: &T,
     cmd: u32,
     body: Body,
     timeout: Option<Duration>,
-) -> Result<Resp, Error> {
-    let body = body.0.freeze();
-    let reply = match timeout {
-        Some(timeout) => peer.call_timeout(cmd, body, timeout).await?,
-        None => peer.call(cmd, body).await?,
-    };
-    Resp::decode(&reply).map_err(|e| Error::Decode(boxed(e)))
+) -> Result<Resp, T::Error> {
+    let reply = target.call(cmd, body.0.freeze(), timeout).await?;
+    Resp::decode(&reply).map_err(|e| Error::Decode(boxed(e)).into())
 }
 
-/// Sends `cmd` with `body`, one-way.
-pub async fn send(peer: &Peer, cmd: u32, body: Body) -> Result<(), Error> {
-    peer.send(cmd, body.0.freeze()).await
+/// Sends `cmd` with `body` through `target`, one-way.
+pub async fn send<T: CallTarget>(target: &T, cmd: u32, body: Body) -> Result<(), T::Error> {
+    target.send(cmd, body.0.freeze()).await
 }

@@ -7,8 +7,10 @@
 //! [`Node::shutdown`] with no grace would; its tasks end with them.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -27,6 +29,7 @@ use crate::sync::lock;
 
 pub(crate) type AcceptFn = Box<dyn Fn(&Peer, SocketAddr) + Send + Sync>;
 pub(crate) type CloseFn = Box<dyn Fn(&Peer, &Error) + Send + Sync>;
+type ShutdownHook = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
 /// How long a shutdown waits, after its grace, for queued frames to be
 /// written.
@@ -73,6 +76,8 @@ pub(crate) struct NodeInner {
     peers: Mutex<HashMap<String, WeakPeer>>,
     connections: Mutex<HashMap<u64, Weak<Connection>>>,
     listeners: Mutex<Vec<Listener>>,
+    /// Run first by [`Node::shutdown`]: leaving a membership directory.
+    hooks: Mutex<Vec<ShutdownHook>>,
     /// Set once the node is closed, with what its shutdown did.
     closed: watch::Sender<Option<ShutdownReport>>,
 }
@@ -130,6 +135,7 @@ impl Node {
             peers: Mutex::default(),
             connections: Mutex::default(),
             listeners: Mutex::default(),
+            hooks: Mutex::default(),
             closed: watch::Sender::new(None),
         };
         Self {
@@ -218,9 +224,18 @@ impl Node {
     ///    [`Error::Shutdown`], what is queued is written (for at most a
     ///    second more) and every connection closes. No close callback fires.
     ///
-    /// A second call waits for the first to end and returns its report.
+    /// Before all that, the hooks registered with [`Node::on_shutdown`]
+    /// run, one after another, while the node still works as usual. A
+    /// second call waits for the first to end and returns its report.
     pub async fn shutdown(&self, grace: Duration) -> ShutdownReport {
         let inner = self.inner();
+        if inner.shared.is_draining() {
+            return self.closed().await;
+        }
+        let hooks = std::mem::take(&mut *lock(&inner.hooks));
+        for hook in hooks {
+            hook().await;
+        }
         if !inner.shared.drain() {
             return self.closed().await;
         }
@@ -251,6 +266,17 @@ impl Node {
         );
         inner.closed.send_replace(Some(report));
         report
+    }
+
+    /// Registers `hook` to run first when [`Node::shutdown`] is called,
+    /// while the node still serves and calls: for what must happen before
+    /// anything stops, such as leaving a membership directory so that no
+    /// new calls are routed here. Dropping the node runs no hook.
+    pub fn on_shutdown<F>(&self, hook: impl FnOnce() -> F + Send + 'static)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        lock(&self.inner().hooks).push(Box::new(move || Box::pin(hook())));
     }
 
     /// Waits until the node is shut down (by [`Node::shutdown`] from

@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod frames;
+pub mod hosts;
 pub mod logs;
 pub mod remote;
 

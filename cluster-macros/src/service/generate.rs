@@ -68,8 +68,9 @@ impl<'a> Generator<'a> {
         let name = &self.service.item.ident;
         let vis = &self.service.item.vis;
         let doc = format!(
-            "Typed client of the [`{name}`] service, over a [`cluster::Peer`](::cluster::Peer).\n\n\
-             Clones are cheap and share the peer."
+            "Typed client of the [`{name}`] service, over a [`cluster::Peer`](::cluster::Peer) \
+             or another [`CallTarget`](::cluster::CallTarget) `T`.\n\n\
+             Clones are cheap and share the target."
         );
         let ids = self.service.methods.iter().map(|m| {
             let constant = command_const(m);
@@ -88,33 +89,49 @@ impl<'a> Generator<'a> {
         let duplicate = format!("two methods of `{name}` share a command id");
         let unique = quote_spanned! {name.span()=>
             const _: () = ::core::assert!(
-                !::cluster::CommandTable::Service(#client::COMMANDS).has_duplicate_ids(),
+                !::cluster::CommandTable::Service(<#client>::COMMANDS).has_duplicate_ids(),
                 #duplicate
             );
         };
+        let service = name.to_string();
         quote! {
             #[doc = #doc]
             #[derive(::core::clone::Clone, ::core::fmt::Debug)]
-            #vis struct #client {
-                peer: ::cluster::Peer,
+            #vis struct #client<T = ::cluster::Peer> {
+                target: T,
                 timeout: ::core::option::Option<::core::time::Duration>,
             }
 
+            // The ids, the table and the peer-only constructors live on the
+            // default `T = Peer`, so that `CalcClient::ADD` and
+            // `CalcClient::from_caller()` need no type annotation.
             impl #client {
                 #(#ids)*
 
+                /// The service (trait) name.
+                pub const SERVICE: &'static str = #service;
+
                 /// Every command of the service: name, id, one-way or not.
                 pub const COMMANDS: &'static [::cluster::Command] = &[#(#table),*];
-
-                /// A client calling through `peer`.
-                pub fn new(peer: ::cluster::Peer) -> Self {
-                    Self { peer, timeout: ::core::option::Option::None }
-                }
 
                 /// A client of the peer whose request the current task is
                 /// handling: calls back over the same connection.
                 pub fn from_caller() -> ::core::option::Option<Self> {
                     ::cluster::context::peer().map(Self::new)
+                }
+
+                /// The peer calls go through.
+                pub fn peer(&self) -> &::cluster::Peer {
+                    &self.target
+                }
+            }
+
+            impl<T: ::cluster::CallTarget> #client<T> {
+                /// A client calling through `target`: a
+                /// [`Peer`](::cluster::Peer), or any other
+                /// [`CallTarget`](::cluster::CallTarget).
+                pub fn new(target: T) -> Self {
+                    Self { target, timeout: ::core::option::Option::None }
                 }
 
                 /// The same client with a per-call timeout instead of the node's.
@@ -123,9 +140,9 @@ impl<'a> Generator<'a> {
                     self
                 }
 
-                /// The peer calls go through.
-                pub fn peer(&self) -> &::cluster::Peer {
-                    &self.peer
+                /// The target calls go through.
+                pub fn target(&self) -> &T {
+                    &self.target
                 }
 
                 #(#methods)*
@@ -141,6 +158,7 @@ impl<'a> Generator<'a> {
     /// there, once, and the body type-checks regardless.
     fn client_method(&self, m: &CheckedMethod) -> TokenStream {
         let (attrs, ident, output, codec) = (&m.attrs, &m.ident, &m.output, &self.codec);
+        let client = &self.client;
         let constant = command_const(m);
         let args = m.args.iter().map(|(arg, ty)| quote!(#arg: #ty));
         let body = Ident::new("body", Span::mixed_site());
@@ -156,18 +174,18 @@ impl<'a> Generator<'a> {
         let (returns, send) = if m.oneway {
             (
                 quote!(()),
-                quote!(::cluster::__private::send(&self.peer, Self::#constant, #body).await),
+                quote!(::cluster::__private::send(&self.target, <#client>::#constant, #body).await),
             )
         } else {
             bounds.push(self.bound(output, "Decode"));
             (
                 quote!(#output),
-                quote!(::cluster::__private::call::<#codec, #output>(&self.peer, Self::#constant, #body, self.timeout).await),
+                quote!(::cluster::__private::call::<#codec, #output, T>(&self.target, <#client>::#constant, #body, self.timeout).await),
             )
         };
         quote! {
             #(#attrs)*
-            pub async fn #ident(&self, #(#args),*) -> ::core::result::Result<#returns, ::cluster::Error>
+            pub async fn #ident(&self, #(#args),*) -> ::core::result::Result<#returns, <T as ::cluster::CallTarget>::Error>
             where
                 #(#bounds,)*
             {
@@ -196,7 +214,7 @@ impl<'a> Generator<'a> {
         let req = Ident::new("req", Span::mixed_site());
         let ids = self.service.methods.iter().map(|m| {
             let constant = command_const(m);
-            quote!(#client::#constant)
+            quote!(<#client>::#constant)
         });
         let arms = self
             .service
@@ -241,7 +259,7 @@ impl<'a> Generator<'a> {
             where
                 #(#bounds,)*
             {
-                const COMMANDS: ::cluster::CommandTable = ::cluster::CommandTable::Service(#client::COMMANDS);
+                const COMMANDS: ::cluster::CommandTable = ::cluster::CommandTable::Service(<#client>::COMMANDS);
 
                 fn serve(
                     &self,
@@ -311,7 +329,7 @@ impl<'a> Generator<'a> {
             })
         };
         quote! {
-            #client::#constant => {
+            <#client>::#constant => {
                 #decode
                 #respond
             }
