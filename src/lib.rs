@@ -101,7 +101,7 @@ mod service;
 mod stub;
 
 pub use cluster_codec as codec;
-// cluster-core is still a placeholder on this branch: nothing to re-export.
+// The node, peers, wire formats, errors and trace ids: the runtime users see.
 pub use cluster_core::*;
 pub use cluster_macros::service;
 
