@@ -16,8 +16,6 @@
 //! `Vec<u8>` is a blob rather than an array of `ubyte` because zproto has no
 //! arrays of 8-bit integers: `ubyte[]` in a schema *means* blob.
 
-use bytes::Bytes;
-
 use crate::zproto::{ByteStr, Message, Reader, Scalar, Writer};
 use crate::{DecodeError, EncodeError};
 
@@ -68,23 +66,29 @@ fixed_wire! {
     i64 => Int64, |w: &mut Writer<'_>, v: i64| w.put_u64(v as u64), |r: &mut Reader<'_>| r.get_u64().map(|v| v as i64);
 }
 
-impl Wire for ByteStr {
-    const MIN_SIZE: usize = 4;
+/// Byte strings, kept exactly: `string` or `blob`, the same on the wire.
+macro_rules! bytes_wire {
+    ($($ty:ty),*) => {$(
+        impl Wire for $ty {
+            const MIN_SIZE: usize = Scalar::Blob.min_size();
 
-    #[inline]
-    fn write_to(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.put_bytes(self)
-    }
+            #[inline]
+            fn write_to(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+                w.put_bytes(self)
+            }
 
-    #[inline]
-    fn read_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        r.get_bytes()
-            .map(|b| ByteStr::from(Bytes::copy_from_slice(b)))
-    }
+            #[inline]
+            fn read_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                r.get_bytes().map(<$ty>::from)
+            }
+        }
+    )*};
 }
 
+bytes_wire!(ByteStr, Vec<u8>);
+
 impl Wire for String {
-    const MIN_SIZE: usize = 4;
+    const MIN_SIZE: usize = Scalar::String.min_size();
 
     #[inline]
     fn write_to(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
@@ -100,20 +104,6 @@ impl Wire for String {
         std::str::from_utf8(bytes)
             .map(str::to_owned)
             .map_err(DecodeError::Utf8)
-    }
-}
-
-impl Wire for Vec<u8> {
-    const MIN_SIZE: usize = 4;
-
-    #[inline]
-    fn write_to(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.put_bytes(self)
-    }
-
-    #[inline]
-    fn read_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        r.get_bytes().map(<[u8]>::to_vec)
     }
 }
 
