@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use cluster::codec::{Bincode, Decode, Encode, Zproto};
-use cluster::zproto::{self, Schema, StructValue};
+use cluster::zproto::{self, ByteStr, Schema, StructValue};
 use serde::{Deserialize, Serialize};
 
 cluster::zproto!("benches/codec.zproto");
@@ -24,13 +24,13 @@ fn player() -> Player {
     let items = (0..8)
         .map(|i| player::Item {
             id: Some(1000 + i),
-            name: Some(format!("item number {i}")),
+            name: Some(format!("item number {i}").into()),
             count: Some(i as u16 * 3),
         })
         .collect();
     Player {
         id: Some(0x0102_0304_0506),
-        name: Some("a player with a name".to_owned()),
+        name: Some("a player with a name".into()),
         level: Some(42),
         pos: Some(player::Position {
             x: Some(1.5),
@@ -39,14 +39,14 @@ fn player() -> Player {
         }),
         items: Some(items),
         friends: Some((0..16).map(|i| 0x1_0000_0000 + i).collect()),
-        guild: Some("the guild".to_owned()),
+        guild: Some("the guild".into()),
     }
 }
 
 #[derive(Serialize, Deserialize)]
 struct SerdeItem {
     id: i32,
-    name: String,
+    name: ByteStr,
     count: u16,
 }
 
@@ -60,12 +60,12 @@ struct SerdePosition {
 #[derive(Serialize, Deserialize)]
 struct SerdePlayer {
     id: u64,
-    name: String,
+    name: ByteStr,
     level: u16,
     pos: SerdePosition,
     items: Vec<SerdeItem>,
     friends: Vec<u64>,
-    guild: String,
+    guild: ByteStr,
 }
 
 fn serde_player(p: &Player) -> SerdePlayer {

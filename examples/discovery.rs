@@ -134,7 +134,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..6 {
         interop
             .notify(Notify {
-                message: Some(format!("n{i}")),
+                message: Some(format!("n{i}").into()),
             })
             .await?;
     }

@@ -108,7 +108,7 @@ mod stub;
 mod target;
 
 pub use cluster_codec as codec;
-// cluster-core is still a placeholder on this branch: nothing to re-export.
+// The node, peers, wire formats, errors and trace ids: the runtime users see.
 pub use cluster_core::*;
 pub use cluster_macros::service;
 

@@ -17,40 +17,59 @@
 //! use cluster::codec::{Decode, Encode, Zproto};
 //! use cluster::zproto::Message;
 //!
-//! let ping = Ping { msg: Some("hi".to_owned()) };
+//! let ping = Ping { msg: Some("hi".into()) };             // msg: Option<ByteStr>
 //! let mut body = bytes::BytesMut::new();
 //! Encode::<Zproto>::encode(&ping, &mut body)?;          // pack(encode(ping)), as silly
 //! assert_eq!(&body[..], [0x11, 0x0a, 0x01, 0x31, 0x02, 0x68, 0x69]);
 //! assert_eq!(<Ping as Decode<Zproto>>::decode(&body)?, ping);
 //! assert_eq!(<Ping as Message>::TAG, 1);                 // the cluster command id
+//!
+//! // Any bytes, as a Lua string may hold, come back unchanged.
+//! let binary = Ping { msg: Some(vec![0x00, 0xff, 0xfe].into()) };
+//! let mut body = bytes::BytesMut::new();
+//! Encode::<Zproto>::encode(&binary, &mut body)?;
+//! assert_eq!(<Ping as Decode<Zproto>>::decode(&body)?, binary);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! Mapping: struct `ping_req` becomes `PingReq`; structs nested in `shapes`
 //! go in a module `shapes` (`shapes::Color`); every field is an `Option`
 //! (absent and zero differ in zproto); `T[]` and maps `S[key]` are `Vec`s in
-//! wire order; `string` is `String` (invalid UTF-8 is decoded lossily),
-//! `blob` is `Vec<u8>`.
+//! wire order; `string` is [`ByteStr`], `blob` is `Vec<u8>`.
+//!
+//! # Strings are bytes
+//!
+//! zproto never checks UTF-8, and Lua strings are byte strings: silly nodes
+//! put hashes, packed blobs and serialized state in `string` fields. So a
+//! `string` maps to [`ByteStr`], which keeps any bytes exactly (it shares a
+//! `bytes::Bytes` buffer, so clones are cheap). It is built with `From`
+//! (`&str`, `String`, `Vec<u8>`, `Bytes`), compares equal to a `str`,
+//! derefs to `[u8]`, and [`ByteStr::as_str`] gives the text when it is UTF-8.
+//! Its `Display` shows invalid UTF-8 as U+FFFD (for people only); its `Debug`
+//! shows such bytes escaped. A derived message may declare a field `String`
+//! when it must be text: bytes that are not UTF-8 are then a decode error
+//! ([`DecodeError::InvalidUtf8`](crate::codec::DecodeError::InvalidUtf8))
+//! naming the message and field, never a silent replacement.
 //!
 //! # 2. Derived from a Rust struct
 //!
 //! `#[derive(cluster::zproto::Message)]`, with the field tag in
 //! `#[zproto(N)]` on each field. The zproto type follows from the Rust type
-//! (`i32` is `int32`, `String` is `string`, `Vec<u8>` is `blob`, `Vec<T>` an
-//! array, any other type a nested message); `Option<T>` fields are absent
-//! when `None`, other fields are always written and decode to `Default`
-//! when absent.
+//! (`i32` is `int32`, `ByteStr` is `string`, and so is `String` for text
+//! only, `Vec<u8>` is `blob`, `Vec<T>` an array, any other type a nested
+//! message); `Option<T>` fields are absent when `None`, other fields are
+//! always written and decode to `Default` when absent.
 //!
 //! ```
-//! use cluster::zproto::Message;
+//! use cluster::zproto::{ByteStr, Message};
 //!
 //! #[derive(Debug, PartialEq, Default, cluster::zproto::Message)]
 //! #[zproto(tag = 0x10)]                 // protocol tag; the name defaults to `item`
 //! struct Item {
 //!     #[zproto(1)]
 //!     id: i32,
-//!     #[zproto(tag = 2, ty = "string")] // keep a string's bytes exactly
-//!     name: Option<Vec<u8>>,
+//!     #[zproto(2)]                      // any bytes
+//!     name: Option<ByteStr>,
 //! }
 //!
 //! #[derive(Debug, PartialEq, cluster::zproto::Message)]
@@ -58,7 +77,7 @@
 //! struct Inventory {
 //!     #[zproto(1, map = "id")]          // a map keyed by Item.id: Item[id]
 //!     items: Vec<Item>,
-//!     #[zproto(3)]                      // gaps between tags are fine
+//!     #[zproto(3)]                      // gaps between tags are fine; text only
 //!     owner: Option<String>,
 //! }
 //!
@@ -87,7 +106,7 @@
 //!
 //! let schema = Schema::parse("ping 0x01 { .msg:string 1 }")?;
 //! let ping = schema.find_tag(1).expect("ping");
-//! let value = StructValue::new().with("msg", Value::String("hi".into()));
+//! let value = StructValue::new().with("msg", Value::String("hi".into())); // a ByteStr
 //! let mut body = bytes::BytesMut::new();
 //! schema.encode_body(ping, &value, &mut body)?;
 //! assert_eq!(&body[..], [0x11, 0x0a, 0x01, 0x31, 0x02, 0x68, 0x69]);

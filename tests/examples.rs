@@ -42,8 +42,8 @@ fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// Runs `cmd` to completion within [`LIMIT`]; returns its stdout.
-fn run(mut cmd: Command, what: &str) -> String {
+/// Runs `cmd` to completion within [`LIMIT`].
+fn output(mut cmd: Command, what: &str) -> std::process::Output {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -51,15 +51,8 @@ fn run(mut cmd: Command, what: &str) -> String {
         .expect("spawn");
     let started = Instant::now();
     loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            let output = child.wait_with_output().expect("output");
-            let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-            assert!(
-                status.success(),
-                "{what} failed with {status}\nstdout:\n{stdout}\nstderr:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            return stdout;
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
         }
         if started.elapsed() > LIMIT {
             let _ = child.kill();
@@ -67,6 +60,20 @@ fn run(mut cmd: Command, what: &str) -> String {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Runs `cmd` to completion within [`LIMIT`], expecting success; returns
+/// its stdout.
+fn run(cmd: Command, what: &str) -> String {
+    let output = output(cmd, what);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{what} failed with {}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
 }
 
 #[test]
@@ -82,6 +89,52 @@ fn every_example_runs_and_exits_zero() {
 /// Kills the server however the test ends.
 struct Server(Child);
 
+impl Server {
+    /// Starts `silly_interop server 127.0.0.1:0 --wire WIRE`; returns it
+    /// with the address it announces once bound.
+    fn start(wire: &str) -> (Server, String) {
+        let mut server = Server(
+            Command::new(binary("silly_interop"))
+                .args(["server", "127.0.0.1:0", "--wire", wire])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn server"),
+        );
+        let stdout = server.0.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(LIMIT)
+            .expect("server announces its address");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("address line")
+            .to_owned();
+        (server, addr)
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = libc::pid_t::try_from(self.0.id()).expect("pid");
+        // SAFETY: kill(2) only sends a signal, to a child this test owns.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0, "kill");
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.0.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(started.elapsed() < LIMIT, "server ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -90,41 +143,61 @@ impl Drop for Server {
 }
 
 #[test]
-fn silly_interop_client_passes_every_check_against_its_server() {
-    let mut server = Server(
-        Command::new(binary("silly_interop"))
-            .args(["server", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn server"),
-    );
-    // The server prints `listening on ADDR` once bound.
-    let stdout = server.0.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(LIMIT)
-        .expect("server announces its address");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("address line");
+fn silly_interop_client_passes_every_check_against_its_server_on_both_wires() {
+    for wire in ["v1", "v2"] {
+        let (server, addr) = Server::start(wire);
+        let mut client = Command::new(binary("silly_interop"));
+        client.args(["client", &addr, "--wire", wire]);
+        let report = run(client, &format!("silly_interop client --wire {wire}"));
+        let tally = report.lines().last().unwrap_or_default();
+        let passed: u32 = tally
+            .split(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(
+            tally.ends_with(" passed, 0 failed") && passed >= 16,
+            "{wire}:\n{report}"
+        );
+        let large = report
+            .lines()
+            .find(|l| l.contains("70000-byte message"))
+            .expect("the large message is checked");
+        let want = if wire == "v1" {
+            "refused locally"
+        } else {
+            "70000 bytes back exactly"
+        };
+        assert!(large.contains(want), "{wire}: {large}");
+        assert!(
+            report.contains("ok    ping with every byte value 0..=255"),
+            "{report}"
+        );
+        let status = server.terminate();
+        assert!(
+            status.success(),
+            "{wire}: server exits cleanly on SIGTERM: {status}"
+        );
+    }
+}
 
+#[test]
+fn silly_interop_client_that_cannot_connect_says_so_once_and_fails() {
+    // A port that was just free: nothing listens there now.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .to_string();
     let mut client = Command::new(binary("silly_interop"));
-    client.args(["client", addr]);
-    let report = run(client, "silly_interop client");
-    let tally = report.lines().last().unwrap_or_default();
-    let passed: u32 = tally
-        .split(' ')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
-    assert!(
-        tally.ends_with(" passed, 0 failed") && passed >= 10,
-        "{report}"
+    client.args(["client", &addr]);
+    let out = output(client, "silly_interop client without a server");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty(), "no checks run");
+    assert_eq!(
+        stderr.matches("cannot reach a server").count(),
+        1,
+        "{stderr}"
     );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }

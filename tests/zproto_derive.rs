@@ -6,7 +6,7 @@ mod vectors;
 
 use bytes::BytesMut;
 use cluster::codec::{Decode, DecodeError, EncodeError, Zproto};
-use cluster::zproto::{self, Message, Reader, Schema, SchemaErrorKind};
+use cluster::zproto::{self, ByteStr, Message, Reader, Schema, SchemaErrorKind};
 use vectors::{blocks, hex, to_hex};
 
 #[derive(Debug, Clone, PartialEq, Default, cluster::zproto::Message)]
@@ -33,7 +33,7 @@ struct Scalars {
     #[zproto(10)]
     f32: Option<f32>,
     #[zproto(11)]
-    str: Option<String>,
+    str: Option<ByteStr>,
     #[zproto(12)]
     bin: Option<Vec<u8>>,
 }
@@ -218,18 +218,91 @@ fn a_map_element_without_its_key_is_an_error_both_ways() {
 #[derive(Debug, PartialEq, cluster::zproto::Message)]
 struct Texts {
     #[zproto(1)]
-    lossy: Option<String>,
+    any: Option<ByteStr>,
     #[zproto(tag = 2, ty = "string")]
     exact: Option<Vec<u8>>,
 }
 
+/// The same schema struct, with both strings declared text-only.
+#[derive(Debug, PartialEq, cluster::zproto::Message)]
+#[zproto(name = "texts")]
+struct TextOnly {
+    #[zproto(1)]
+    any: Option<String>,
+    #[zproto(2)]
+    exact: Option<String>,
+}
+
+/// Both fields hold the bytes ff 61, which are not UTF-8.
+const NOT_UTF8: &str = "1200000002000000000002000000ff6102000000ff61";
+
 #[test]
-fn invalid_utf8_is_lossy_in_string_and_exact_in_bytes() {
-    // Both fields hold the bytes ff 61.
-    let input = hex("1200000002000000000002000000ff6102000000ff61");
+fn invalid_utf8_is_kept_exactly_in_byte_str_and_bytes() {
+    let input = hex(NOT_UTF8);
     let texts = zproto::decode::<Texts>(&input).expect("silly never rejects bad UTF-8");
-    assert_eq!(texts.lossy.as_deref(), Some("\u{fffd}a"));
+    assert_eq!(texts.any.as_deref(), Some(&[0xff, b'a'][..]));
     assert_eq!(texts.exact.as_deref(), Some(&[0xff, b'a'][..]));
+    let mut again = BytesMut::new();
+    zproto::encode(&texts, &mut again).expect("encode");
+    assert_eq!(to_hex(&again), NOT_UTF8);
+}
+
+#[test]
+fn invalid_utf8_in_a_string_field_is_an_error_naming_message_and_field() {
+    let err = zproto::decode::<TextOnly>(&hex(NOT_UTF8)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DecodeError::InvalidUtf8 {
+                message: "texts",
+                field: "any",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("field 'any' of 'texts'"), "{err}");
+    // Text is fine.
+    let ok = TextOnly {
+        any: Some("h\u{e9}".into()),
+        exact: None,
+    };
+    let mut raw = BytesMut::new();
+    zproto::encode(&ok, &mut raw).expect("encode");
+    assert_eq!(zproto::decode::<TextOnly>(&raw).expect("decode"), ok);
+}
+
+#[test]
+fn invalid_utf8_in_an_array_of_strings_names_the_field_too() {
+    #[derive(Debug, PartialEq, cluster::zproto::Message)]
+    struct Lines {
+        #[zproto(1)]
+        lines: Vec<String>,
+    }
+    #[derive(Debug, PartialEq, cluster::zproto::Message)]
+    #[zproto(name = "lines")]
+    struct AnyLines {
+        #[zproto(1)]
+        lines: Vec<ByteStr>,
+    }
+    let any = AnyLines {
+        lines: vec!["a".into(), ByteStr::from(&[0xffu8][..])],
+    };
+    let mut raw = BytesMut::new();
+    zproto::encode(&any, &mut raw).expect("encode");
+    assert_eq!(zproto::decode::<AnyLines>(&raw).expect("decode"), any);
+    let err = zproto::decode::<Lines>(&raw).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DecodeError::InvalidUtf8 {
+                message: "lines",
+                field: "lines",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[derive(Debug, PartialEq, Default, cluster::zproto::Message)]

@@ -14,7 +14,7 @@ mod golden {
 }
 
 mod interop {
-    cluster::zproto!("cluster-codec/tests/fixtures/interop.zproto");
+    cluster::zproto!("examples/silly_interop/interop.zproto");
 }
 
 /// Decodes `src` as `M`, returning the re-encoded (raw) bytes and the bytes
@@ -180,7 +180,10 @@ where
 fn silly_frame_bodies_decode_and_reencode_through_generated_types() {
     use interop::*;
     let schema = Schema::parse(vectors::INTEROP_SCHEMA).expect("interop schema");
-    for frame in &vectors::silly_frames() {
+    for frame in vectors::silly_frames()
+        .iter()
+        .chain(&vectors::silly_frames_v2())
+    {
         let body = frame.body();
         let Some((name, expected)) = frame.message() else {
             assert!(

@@ -218,10 +218,7 @@ fn to_bytes(json: &Json, at: &str) -> Result<Vec<u8>, JsonError> {
 /// The value a `string` or `blob` field holds for `bytes`.
 fn byte_string(scalar: Scalar, bytes: Vec<u8>) -> Value {
     match scalar {
-        Scalar::String => match String::from_utf8(bytes) {
-            Ok(s) => Value::String(s),
-            Err(e) => Value::Bytes(e.into_bytes()),
-        },
+        Scalar::String => Value::String(bytes.into()),
         _ => Value::Bytes(bytes),
     }
 }

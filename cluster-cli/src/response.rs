@@ -147,7 +147,7 @@ impl Pairing {
 mod tests {
     use super::*;
 
-    const INTEROP: &str = include_str!("../tests/fixtures/interop.zproto");
+    const INTEROP: &str = include_str!("../../examples/silly_interop/interop.zproto");
 
     fn reply(schema: &Schema, pairing: &Pairing, request: &str) -> Option<String> {
         let id = schema.find(request).expect("request exists");

@@ -68,4 +68,39 @@ pub enum DecodeError {
     /// zproto: packed (zero-compressed) bytes are malformed.
     #[error("zproto: malformed packed data: {0}")]
     Unpack(&'static str),
+    /// zproto: a `string` read into a Rust `String` is not UTF-8, outside
+    /// any message (messages report [`InvalidUtf8`](Self::InvalidUtf8)).
+    #[error("zproto: string is not valid UTF-8 ({0})")]
+    Utf8(std::str::Utf8Error),
+    /// zproto: a message field declared `String` holds bytes that are not
+    /// UTF-8. silly does not check UTF-8; declare the field `ByteStr` to
+    /// accept any bytes.
+    #[error(
+        "zproto: field '{field}' of '{message}' is not valid UTF-8 ({source}); a `ByteStr` field keeps any bytes"
+    )]
+    InvalidUtf8 {
+        /// The struct name in the schema.
+        message: &'static str,
+        /// The field name in the schema.
+        field: &'static str,
+        /// Where the bytes stop being UTF-8.
+        source: std::str::Utf8Error,
+    },
+}
+
+impl DecodeError {
+    /// Names the message and field a context-free error happened in; used
+    /// by generated code on every field it reads.
+    #[doc(hidden)]
+    #[cold]
+    pub fn in_field(self, message: &'static str, field: &'static str) -> Self {
+        match self {
+            DecodeError::Utf8(source) => DecodeError::InvalidUtf8 {
+                message,
+                field,
+                source,
+            },
+            other => other,
+        }
+    }
 }

@@ -45,6 +45,7 @@
 //! a panic or an allocation larger than the input justifies.
 
 mod body;
+mod byte_str;
 mod codec;
 mod decode;
 mod dynamic;
@@ -61,6 +62,7 @@ mod wire;
 
 use bytes::BytesMut;
 
+pub use self::byte_str::ByteStr;
 pub use self::codec::Zproto;
 pub use self::decode::{Reader, StructReader};
 pub use self::encode::{StructWriter, Writer};

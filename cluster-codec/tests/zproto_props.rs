@@ -8,7 +8,8 @@ use std::sync::{Arc, LazyLock};
 
 use bytes::BytesMut;
 use cluster_codec::zproto::{
-    FieldDef, FieldType, Repeat, Scalar, Schema, StructId, StructValue, Value, pack, unpack,
+    ByteStr, FieldDef, FieldType, Repeat, Scalar, Schema, StructId, StructValue, Value, pack,
+    unpack,
 };
 use cluster_codec::{Bincode, Decode, Encode};
 use proptest::prelude::*;
@@ -44,6 +45,14 @@ proptest! {
     }
 }
 
+/// What a Lua string may hold: text, or any bytes at all.
+fn any_string() -> impl Strategy<Value = ByteStr> {
+    prop_oneof![
+        ".{0,12}".prop_map(ByteStr::from),
+        prop::collection::vec(any::<u8>(), 0..24).prop_map(ByteStr::from),
+    ]
+}
+
 fn scalar_value(scalar: Scalar) -> BoxedStrategy<Value> {
     match scalar {
         Scalar::Boolean => any::<bool>().prop_map(Value::Bool).boxed(),
@@ -60,7 +69,7 @@ fn scalar_value(scalar: Scalar) -> BoxedStrategy<Value> {
             .prop_filter("NaN", |f| !f.is_nan())
             .prop_map(Value::F32)
             .boxed(),
-        Scalar::String => ".{0,12}".prop_map(Value::String).boxed(),
+        Scalar::String => any_string().prop_map(Value::String).boxed(),
         Scalar::Blob => prop::collection::vec(any::<u8>(), 0..12)
             .prop_map(Value::Bytes)
             .boxed(),
@@ -139,6 +148,20 @@ proptest! {
     }
 
     #[test]
+    fn any_bytes_in_a_string_field_round_trip_exactly(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+        let schema = Schema::parse(vectors::INTEROP_SCHEMA).expect("interop schema");
+        let ping = schema.find("ping").expect("ping");
+        let value = StructValue::new().with("msg", Value::String(bytes.clone().into()));
+        let mut body = BytesMut::new();
+        schema.encode_body(ping, &value, &mut body).expect("encode");
+        let back = schema.decode_body(ping, &body).expect("decode");
+        prop_assert_eq!(back.get("msg").and_then(Value::as_bytes), Some(&bytes[..]));
+        let mut again = BytesMut::new();
+        schema.encode_body(ping, &back, &mut again).expect("re-encode");
+        prop_assert_eq!(&again[..], &body[..]);
+    }
+
+    #[test]
     fn parsing_arbitrary_schema_text_never_panics(
         text in prop_oneof![".{0,200}", "[a-z0-9x{}.:\\[\\] #\n_]{0,200}"]
     ) {
@@ -164,6 +187,7 @@ struct Order {
     lines: Vec<(u32, i64)>,
     note: Option<String>,
     payload: Vec<u8>,
+    tag: ByteStr,
 }
 
 fn any_order() -> impl Strategy<Value = Order> {
@@ -173,13 +197,15 @@ fn any_order() -> impl Strategy<Value = Order> {
         prop::collection::vec(any::<(u32, i64)>(), 0..8),
         prop::option::of(".{0,8}"),
         prop::collection::vec(any::<u8>(), 0..32),
+        any_string(),
     )
-        .prop_map(|(id, customer, lines, note, payload)| Order {
+        .prop_map(|(id, customer, lines, note, payload, tag)| Order {
             id,
             customer,
             lines,
             note,
             payload,
+            tag,
         })
 }
 

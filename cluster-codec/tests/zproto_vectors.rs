@@ -336,9 +336,9 @@ fn exported_schema_parses_back_to_the_same_model() {
 #[test]
 fn silly_frame_bodies_decode_and_reencode_through_values() {
     let schema = Schema::parse(vectors::INTEROP_SCHEMA).expect("interop schema");
-    let frames = vectors::silly_frames();
-    assert_eq!(frames.len(), 10);
-    for frame in &frames {
+    let (v1, v2) = (vectors::silly_frames(), vectors::silly_frames_v2());
+    assert_eq!((v1.len(), v2.len()), (10, 10));
+    for frame in v1.iter().chain(&v2) {
         let body = frame.body();
         let Some((name, expected)) = frame.message() else {
             // The empty-body request: silly's server logged "decode fail".

@@ -3,6 +3,7 @@
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
@@ -28,6 +29,8 @@ pub struct Listener {
 struct Inner {
     local_addr: SocketAddr,
     socket: Arc<TcpListener>,
+    /// Set by [`Listener::close`]: the accept loop's error is then its end.
+    closed: Arc<AtomicBool>,
     accept: AbortHandle,
 }
 
@@ -66,14 +69,16 @@ impl Listener {
         socket.bind(target).map_err(fail)?;
         let socket = Arc::new(socket.listen(backlog).map_err(fail)?);
         let local_addr = socket.local_addr().map_err(fail)?;
+        let closed = Arc::new(AtomicBool::new(false));
         let accept = runtime
-            .spawn(accept_loop(socket.clone(), task, accept))
+            .spawn(accept_loop(socket.clone(), closed.clone(), task, accept))
             .abort_handle();
         tracing::debug!(%local_addr, backlog, "listening");
         Ok(Self {
             inner: Arc::new(Inner {
                 local_addr,
                 socket,
+                closed,
                 accept,
             }),
         })
@@ -91,6 +96,7 @@ impl Listener {
         // Aborting the accept task drops the socket only when the runtime
         // next gets to it; shutting the socket down takes it out of the
         // listening state right now.
+        self.inner.closed.store(true, Ordering::Release);
         if let Err(error) =
             socket2::SockRef::from(&*self.inner.socket).shutdown(std::net::Shutdown::Read)
         {
@@ -107,6 +113,7 @@ impl Listener {
 
 async fn accept_loop(
     listener: Arc<TcpListener>,
+    closed: Arc<AtomicBool>,
     _task: TaskGuard,
     accept: impl Fn(TcpStream, SocketAddr),
 ) {
@@ -118,6 +125,9 @@ async fn accept_loop(
                 }
                 accept(stream, remote);
             }
+            // A closed listener's socket fails its accept before the
+            // task is aborted: that is its end, not a failure.
+            Err(_) if closed.load(Ordering::Acquire) => return,
             Err(error) => {
                 tracing::warn!(%error, "accept failed");
                 tokio::time::sleep(ACCEPT_BACKOFF).await;

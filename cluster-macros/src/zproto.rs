@@ -9,6 +9,7 @@ mod generate;
 mod model;
 mod parse;
 mod schema_file;
+mod types;
 mod validate;
 
 use proc_macro2::TokenStream;

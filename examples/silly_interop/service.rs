@@ -5,6 +5,8 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
+use cluster::zproto::ByteStr;
+
 cluster::zproto!("examples/silly_interop/interop.zproto");
 
 /// The commands of silly's interop test. Each command id is the protocol
@@ -28,7 +30,7 @@ pub trait Interop {
 /// The server side of the interop test.
 #[derive(Default)]
 pub struct Server {
-    notified: Mutex<(i32, Option<String>)>,
+    notified: Mutex<(i32, Option<ByteStr>)>,
 }
 
 impl Interop for Server {

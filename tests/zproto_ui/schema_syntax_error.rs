@@ -1,5 +1,5 @@
-// trybuild compiles this in target/tests/trybuild/cluster, which is its
-// CARGO_MANIFEST_DIR: hence the path up to the workspace root.
-cluster::zproto!("../../../../tests/zproto_ui/broken.zproto");
+// The path starts from the `cluster` crate's directory, wherever trybuild
+// builds this case (tests/zproto_compile_fail.rs sees to it).
+cluster::zproto!("tests/zproto_ui/broken.zproto");
 
 fn main() {}

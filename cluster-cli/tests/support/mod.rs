@@ -14,7 +14,10 @@ use tokio::runtime::Runtime;
 use tokio::sync::Notify;
 
 /// The schema the server speaks, as the CLI tests pass it with `--schema`.
-pub const INTEROP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/interop.zproto");
+pub const INTEROP: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../examples/silly_interop/interop.zproto"
+);
 
 /// A fixture path.
 pub fn fixture(name: &str) -> String {
@@ -66,7 +69,10 @@ impl Server {
             .build()
             .expect("runtime");
         let schema = Arc::new(
-            Schema::parse(include_str!("../fixtures/interop.zproto")).expect("interop schema"),
+            Schema::parse(include_str!(
+                "../../../examples/silly_interop/interop.zproto"
+            ))
+            .expect("interop schema"),
         );
         let seen = Arc::new(Seen::default());
         let (node, listener) = runtime.block_on(async {

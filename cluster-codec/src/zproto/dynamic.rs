@@ -5,7 +5,7 @@ use bytes::BytesMut;
 use crate::zproto::body;
 use crate::zproto::schema::{FieldDef, FieldType, Repeat, Schema, StructId};
 use crate::zproto::wire::STRUCT_MIN_SIZE;
-use crate::zproto::{Reader, Scalar, StructValue, Value, Wire, Writer};
+use crate::zproto::{ByteStr, Reader, Scalar, StructValue, Value, Wire, Writer};
 use crate::{DecodeError, EncodeError};
 
 impl Schema {
@@ -180,10 +180,7 @@ impl Schema {
             Scalar::Int64 => Value::I64(i64::read_from(r)?),
             Scalar::Uint64 => Value::U64(u64::read_from(r)?),
             Scalar::Float => Value::F32(f32::read_from(r)?),
-            Scalar::String => match String::from_utf8(r.get_bytes()?.to_vec()) {
-                Ok(s) => Value::String(s),
-                Err(e) => Value::Bytes(e.into_bytes()),
-            },
+            Scalar::String => Value::String(ByteStr::read_from(r)?),
             Scalar::Blob => Value::Bytes(r.get_bytes()?.to_vec()),
         })
     }

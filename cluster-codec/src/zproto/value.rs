@@ -2,13 +2,16 @@
 
 use std::sync::Arc;
 
+use crate::zproto::ByteStr;
+
 /// One field value (or array element) of any zproto type.
 ///
 /// Decoding produces the variant of the field's exact type (`I32` for
-/// `int32`, ...). Encoding is lenient where nothing is lost: an integer field
-/// accepts any integer variant whose value fits, and `string` and `blob`
-/// fields accept both [`Value::String`] and [`Value::Bytes`] (they are the
-/// same on the wire). Maps are arrays of structs in wire order.
+/// `int32`, [`Value::String`] for every `string`, UTF-8 or not, ...).
+/// Encoding is lenient where nothing is lost: an integer field accepts any
+/// integer variant whose value fits, and `string` and `blob` fields accept
+/// both [`Value::String`] and [`Value::Bytes`] (they are the same on the
+/// wire). Maps are arrays of structs in wire order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// `boolean`
@@ -31,10 +34,10 @@ pub enum Value {
     U64(u64),
     /// `float`
     F32(f32),
-    /// A `string` that is valid UTF-8.
-    String(String),
-    /// A `blob`, or a `string` whose bytes are not valid UTF-8 (kept exactly,
-    /// so a proxy re-encodes what it received).
+    /// A `string`: its bytes exactly, whether or not they are UTF-8, so a
+    /// proxy re-encodes what it received.
+    String(ByteStr),
+    /// A `blob`.
     Bytes(Vec<u8>),
     /// A struct.
     Struct(StructValue),
@@ -141,8 +144,16 @@ impl Value {
     /// The bytes of a `String` or `Bytes` value.
     pub fn as_bytes(&self) -> Option<&[u8]> {
         match self {
-            Value::String(s) => Some(s.as_bytes()),
+            Value::String(s) => Some(s),
             Value::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The text of a `String` value whose bytes are UTF-8.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => s.as_str().ok(),
             _ => None,
         }
     }

@@ -8,14 +8,15 @@
 //! | `int32`, `uint32` | `i32`, `u32` |
 //! | `int64`, `uint64` | `i64`, `u64` |
 //! | `float` | `f32` |
-//! | `string` | `String` (decoded lossily: invalid UTF-8 becomes U+FFFD) |
-//! | `blob` | `Vec<u8>` (also usable for a `string` whose bytes must be kept exactly) |
+//! | `string` | [`ByteStr`]: any bytes, kept exactly (the default) |
+//! | `string` | `String`: only for text; bytes that are not UTF-8 fail to decode |
+//! | `blob` | `Vec<u8>` (also usable for a `string`) |
 //! | struct | any [`Message`] |
 //!
 //! `Vec<u8>` is a blob rather than an array of `ubyte` because zproto has no
 //! arrays of 8-bit integers: `ubyte[]` in a schema *means* blob.
 
-use crate::zproto::{Message, Reader, Scalar, Writer};
+use crate::zproto::{ByteStr, Message, Reader, Scalar, Writer};
 use crate::{DecodeError, EncodeError};
 
 /// A type that can be one field body (or one array element).
@@ -65,35 +66,44 @@ fixed_wire! {
     i64 => Int64, |w: &mut Writer<'_>, v: i64| w.put_u64(v as u64), |r: &mut Reader<'_>| r.get_u64().map(|v| v as i64);
 }
 
+/// Byte strings, kept exactly: `string` or `blob`, the same on the wire.
+macro_rules! bytes_wire {
+    ($($ty:ty),*) => {$(
+        impl Wire for $ty {
+            const MIN_SIZE: usize = Scalar::Blob.min_size();
+
+            #[inline]
+            fn write_to(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+                w.put_bytes(self)
+            }
+
+            #[inline]
+            fn read_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+                r.get_bytes().map(<$ty>::from)
+            }
+        }
+    )*};
+}
+
+bytes_wire!(ByteStr, Vec<u8>);
+
 impl Wire for String {
-    const MIN_SIZE: usize = 4;
+    const MIN_SIZE: usize = Scalar::String.min_size();
 
     #[inline]
     fn write_to(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
         w.put_bytes(self.as_bytes())
     }
 
-    /// silly never checks UTF-8, so rejecting it would refuse messages silly
-    /// accepts; invalid sequences become U+FFFD instead. Declare the field
-    /// `Vec<u8>` to keep such bytes exactly.
+    /// silly never checks UTF-8, so a `String` field can meet bytes it cannot
+    /// hold; replacing them would change the message silently, so they fail
+    /// to decode instead (generated code names the message and field).
     #[inline]
     fn read_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let bytes = r.get_bytes()?;
-        Ok(String::from_utf8_lossy(bytes).into_owned())
-    }
-}
-
-impl Wire for Vec<u8> {
-    const MIN_SIZE: usize = 4;
-
-    #[inline]
-    fn write_to(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        w.put_bytes(self)
-    }
-
-    #[inline]
-    fn read_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        r.get_bytes().map(<[u8]>::to_vec)
+        std::str::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(DecodeError::Utf8)
     }
 }
 

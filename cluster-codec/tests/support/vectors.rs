@@ -1,7 +1,9 @@
 //! Reading the golden vector files and converting their JSON values.
 //!
 //! Shared by the codec's and the facade's tests (`#[path]`-included), so
-//! every test reads the same copies under `cluster-codec/tests/fixtures`.
+//! every test reads the same copies: the zproto vectors under
+//! `cluster-codec/tests/fixtures`, the frames captured from silly under the
+//! workspace's `tests/fixtures`, and the interop schema beside its example.
 #![allow(dead_code)]
 
 use cluster_codec::zproto::{
@@ -15,8 +17,9 @@ pub const SCHEMA_PARSE: &str = include_str!("../fixtures/schema_parse.txt");
 pub const CODEC_VECTORS: &str = include_str!("../fixtures/codec_vectors.txt");
 pub const PACK_VECTORS: &str = include_str!("../fixtures/pack_vectors.txt");
 pub const DECODE_FAIL: &str = include_str!("../fixtures/decode_fail.txt");
-pub const INTEROP_SCHEMA: &str = include_str!("../fixtures/interop.zproto");
-pub const SILLY_FRAMES: &str = include_str!("../fixtures/silly-frames.txt");
+pub const INTEROP_SCHEMA: &str = include_str!("../../../examples/silly_interop/interop.zproto");
+pub const SILLY_FRAMES: &str = include_str!("../../../tests/fixtures/silly-frames.txt");
+pub const SILLY_FRAMES_V2: &str = include_str!("../../../tests/fixtures/silly-frames-v2.txt");
 
 /// One `key: value` block of a vector file.
 pub struct Block(Vec<(String, String)>);
@@ -133,7 +136,7 @@ fn json_to_element(schema: &Schema, ty: FieldType, json: &Json) -> Option<Value>
         Scalar::Int64 => Value::I64(int()?.try_into().ok()?),
         Scalar::Uint64 => Value::U64(int()?.try_into().ok()?),
         Scalar::Float => Value::F32(json_to_f32(json)),
-        Scalar::String => Value::String(json.as_str().expect("string").to_owned()),
+        Scalar::String => Value::String(json.as_str().expect("string").into()),
         Scalar::Blob => Value::Bytes(hex(json.as_str().expect("hex blob"))),
     })
 }
@@ -186,7 +189,7 @@ fn field_to_json(schema: &Schema, field: &FieldDef, value: &Value) -> Json {
                     panic!("struct element")
                 };
                 let key = match s.get(key_name).expect("map key present") {
-                    Value::String(k) => k.clone(),
+                    Value::String(k) => k.as_str().expect("text key").to_owned(),
                     other => other.as_i128().expect("integer key").to_string(),
                 };
                 map.insert(key, element_to_json(schema, FieldType::Struct(id), e));
@@ -201,7 +204,7 @@ fn element_to_json(schema: &Schema, ty: FieldType, value: &Value) -> Json {
     match (ty, value) {
         (FieldType::Struct(id), Value::Struct(s)) => struct_to_json(schema, id, s),
         (FieldType::Scalar(Scalar::Blob), Value::Bytes(b)) => Json::from(to_hex(b)),
-        (_, Value::String(s)) => Json::from(s.as_str()),
+        (_, Value::String(s)) => Json::from(s.as_str().expect("vector strings are text")),
         (_, Value::Bool(b)) => Json::from(*b),
         (_, Value::F32(f)) => f32_to_json(*f),
         (_, v) => match v.as_i128() {
@@ -212,39 +215,76 @@ fn element_to_json(schema: &Schema, ty: FieldType, value: &Value) -> Json {
     }
 }
 
-/// A frame of `silly-frames.txt`: its description line and bytes.
+/// silly's two frame layouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// `len:u16 BE | body | traceid | cmd | session`.
+    V1,
+    /// `len:u32 | session | cmd | traceid | body`.
+    V2,
+}
+
+/// A frame of `silly-frames.txt` or `silly-frames-v2.txt`: its description
+/// line and bytes.
 pub struct Frame {
     pub description: String,
     pub bytes: Vec<u8>,
+    pub layout: Layout,
 }
 
 impl Frame {
-    /// The zproto body: the payload without its request (16-byte) or
-    /// response (4-byte) trailer. The session word's top bit marks responses.
-    pub fn body(&self) -> &[u8] {
-        let payload = &self.bytes[2..];
-        let len = u16::from_be_bytes([self.bytes[0], self.bytes[1]]) as usize;
+    fn payload(&self) -> &[u8] {
+        let (len, payload) = match self.layout {
+            Layout::V1 => (
+                u16::from_be_bytes([self.bytes[0], self.bytes[1]]) as usize,
+                &self.bytes[2..],
+            ),
+            Layout::V2 => (
+                u32::from_le_bytes(self.bytes[..4].try_into().expect("4 bytes")) as usize,
+                &self.bytes[4..],
+            ),
+        };
         assert_eq!(payload.len(), len, "frame length");
-        let session = u32::from_le_bytes(payload[len - 4..].try_into().expect("4 bytes"));
-        let trailer = if session & 0x8000_0000 != 0 { 4 } else { 16 };
-        &payload[..len - trailer]
+        payload
+    }
+
+    fn word(&self, at: usize) -> u32 {
+        let payload = self.payload();
+        u32::from_le_bytes(payload[at..at + 4].try_into().expect("4 bytes"))
+    }
+
+    /// The session word: its top bit marks responses.
+    fn session_word(&self) -> u32 {
+        match self.layout {
+            Layout::V1 => self.word(self.payload().len() - 4),
+            Layout::V2 => self.word(0),
+        }
+    }
+
+    fn is_response(&self) -> bool {
+        self.session_word() & 0x8000_0000 != 0
+    }
+
+    /// The zproto body: the payload without its request (16-byte) or
+    /// response (4-byte) header or trailer.
+    pub fn body(&self) -> &[u8] {
+        let payload = self.payload();
+        let len = payload.len();
+        let meta = if self.is_response() { 4 } else { 16 };
+        match self.layout {
+            Layout::V1 => &payload[..len - meta],
+            Layout::V2 => &payload[meta..],
+        }
     }
 
     /// The request's command id.
     pub fn cmd(&self) -> Option<u32> {
-        let payload = &self.bytes[2..];
-        let word = |at: usize| {
-            u32::from_le_bytes([
-                payload[at],
-                payload[at + 1],
-                payload[at + 2],
-                payload[at + 3],
-            ])
+        let at = match self.layout {
+            Layout::V1 => self.payload().len() - 8,
+            Layout::V2 => 4,
         };
-        let n = payload.len();
-        (word(n - 4) & 0x8000_0000 == 0).then(|| word(n - 8))
+        (!self.is_response()).then(|| self.word(at))
     }
-
     /// The message the description names, e.g. `ping{msg="hello"}`, as a
     /// struct name and JSON object; `None` for the empty-body frame.
     pub fn message(&self) -> Option<(String, Json)> {
@@ -270,16 +310,28 @@ impl Frame {
     }
 }
 
+/// The wire-v1 captures, in capture order: ping, pong, add, sum, notify,
+/// stats, counts, stats with an empty body (no answer), traced ping, pong.
 pub fn silly_frames() -> Vec<Frame> {
+    frames(SILLY_FRAMES, Layout::V1)
+}
+
+/// The wire-v2 captures: the same conversation as [`silly_frames`].
+pub fn silly_frames_v2() -> Vec<Frame> {
+    frames(SILLY_FRAMES_V2, Layout::V2)
+}
+
+fn frames(text: &str, layout: Layout) -> Vec<Frame> {
     let mut frames = Vec::new();
     let mut description = String::new();
-    for line in SILLY_FRAMES.lines() {
+    for line in text.lines() {
         if let Some(d) = line.strip_prefix("# ") {
             description = d.to_owned();
         } else if !line.is_empty() {
             frames.push(Frame {
                 description: std::mem::take(&mut description),
                 bytes: hex(line),
+                layout,
             });
         }
     }

@@ -4,11 +4,11 @@
 //! need only the `cluster` dependency, and it writes and reads each field
 //! directly: no lookup by name, no intermediate values.
 
-use cluster_codec::zproto::Scalar;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 
 use crate::zproto::model::{Elem, Field, Message, Repeat};
+use crate::zproto::types;
 
 /// The path of the zproto module in generated code.
 fn zp() -> TokenStream {
@@ -36,7 +36,7 @@ pub(crate) fn message_impl(message: &Message) -> TokenStream {
         let ty = &f.ty;
         quote!(let mut #local: ::core::option::Option<#ty> = ::core::option::Option::None;)
     });
-    let reads = message.fields.iter().map(read_arm);
+    let reads = message.fields.iter().map(|f| read_arm(message, f));
     let inits = message.fields.iter().map(|f| {
         let (member, local) = (&f.member, local(f));
         match f.optional {
@@ -131,18 +131,25 @@ fn write_field(field: &Field) -> TokenStream {
     }
 }
 
-fn read_arm(field: &Field) -> TokenStream {
+/// One `match` arm of `read_struct`: reads the field and names it in a
+/// decode error that has no context of its own (invalid UTF-8 in a `String`).
+fn read_arm(message: &Message, field: &Field) -> TokenStream {
     let zp = zp();
     let (tag, local) = (u32::from(field.tag), local(field));
     let read = match &field.repeat {
-        Repeat::Single => quote_spanned!(field.span=> #zp::Wire::read_from(s.reader())?),
-        Repeat::Array => quote!(s.reader().get_array()?),
+        Repeat::Single => quote_spanned!(field.span=> #zp::Wire::read_from(s.reader())),
+        Repeat::Array => quote!(s.reader().get_array()),
         Repeat::Map(_) => {
             let key = key_const(field);
-            quote!(s.reader().get_map(#key)?)
+            quote!(s.reader().get_map(#key))
         }
     };
-    quote!(#tag => #local = ::core::option::Option::Some(#read),)
+    let (message, name) = (&message.name, &field.name);
+    quote! {
+        #tag => #local = ::core::option::Option::Some(
+            #read.map_err(|e| ::cluster::__private::cluster_codec::DecodeError::in_field(e, #message, #name))?
+        ),
+    }
 }
 
 /// The `MessageInfo` constant expression.
@@ -154,7 +161,7 @@ fn info(message: &Message) -> TokenStream {
         let (name, tag) = (&f.name, f.tag);
         let ty = match &f.elem {
             Elem::Scalar(scalar, _) => {
-                let variant = scalar_variant(*scalar);
+                let variant = types::variant(*scalar);
                 quote!(#zp::TypeInfo::Scalar(#zp::Scalar::#variant))
             }
             Elem::Message(ty) => {
@@ -176,24 +183,6 @@ fn info(message: &Message) -> TokenStream {
             nested: &[#(#zp::info_of::<#nested>),*],
         }
     }
-}
-
-fn scalar_variant(scalar: Scalar) -> syn::Ident {
-    let name = match scalar {
-        Scalar::Boolean => "Boolean",
-        Scalar::Byte => "Byte",
-        Scalar::Ubyte => "Ubyte",
-        Scalar::Short => "Short",
-        Scalar::Ushort => "Ushort",
-        Scalar::Int32 => "Int32",
-        Scalar::Uint32 => "Uint32",
-        Scalar::Int64 => "Int64",
-        Scalar::Uint64 => "Uint64",
-        Scalar::Float => "Float",
-        Scalar::String => "String",
-        Scalar::Blob => "Blob",
-    };
-    format_ident!("{name}")
 }
 
 /// The Rust struct for a schema struct: every field an `Option`, arrays and

@@ -10,18 +10,24 @@
 
 use std::path::PathBuf;
 
-use cluster_codec::zproto::{FieldType, Repeat as SchemaRepeat, Scalar, Schema, StructId};
+use cluster_codec::zproto::{FieldType, Repeat as SchemaRepeat, Schema, StructId};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::LitStr;
 
-use crate::zproto::generate;
 use crate::zproto::model::{Elem, Field, Message, Repeat};
 use crate::zproto::validate::snake_case;
+use crate::zproto::{generate, types};
+
+/// Overrides the directory that relative schema paths start from. trybuild
+/// builds its cases as a crate of its own under the target directory, so
+/// the compile-fail test points this back at the crate holding the schema.
+const BASE_DIR_OVERRIDE: &str = "CLUSTER_ZPROTO_BASE_DIR";
 
 pub(crate) fn expand(path: &LitStr) -> syn::Result<TokenStream> {
     let fail = |message: String| syn::Error::new(path.span(), message);
-    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+    let dir = std::env::var_os(BASE_DIR_OVERRIDE)
+        .or_else(|| std::env::var_os("CARGO_MANIFEST_DIR"))
         .ok_or_else(|| fail("CARGO_MANIFEST_DIR is not set".to_owned()))?;
     let full = PathBuf::from(dir).join(path.value());
     let text = std::fs::read_to_string(&full)
@@ -100,7 +106,7 @@ impl Generator<'_> {
         let depth = self.path(id).len() - 1;
         let fields = def.fields().iter().map(|f| {
             let elem = match f.ty() {
-                FieldType::Scalar(s) => Elem::Scalar(s, scalar_type(s)),
+                FieldType::Scalar(s) => Elem::Scalar(s, types::rust_type(s)),
                 FieldType::Struct(target) => Elem::Message(self.relative_path(depth, target)),
             };
             let rust = elem.rust_type();
@@ -161,23 +167,6 @@ impl Generator<'_> {
         let modules = modules.iter().map(|&m| module_ident(self.schema[m].name()));
         let ty = type_ident(self.schema[*last].name());
         quote!(#(#supers)* #(#modules::)* #ty)
-    }
-}
-
-fn scalar_type(scalar: Scalar) -> TokenStream {
-    match scalar {
-        Scalar::Boolean => quote!(bool),
-        Scalar::Byte => quote!(i8),
-        Scalar::Ubyte => quote!(u8),
-        Scalar::Short => quote!(i16),
-        Scalar::Ushort => quote!(u16),
-        Scalar::Int32 => quote!(i32),
-        Scalar::Uint32 => quote!(u32),
-        Scalar::Int64 => quote!(i64),
-        Scalar::Uint64 => quote!(u64),
-        Scalar::Float => quote!(f32),
-        Scalar::String => quote!(::std::string::String),
-        Scalar::Blob => quote!(::std::vec::Vec<u8>),
     }
 }
 

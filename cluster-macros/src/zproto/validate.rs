@@ -4,20 +4,24 @@
 //! | Rust field type | zproto |
 //! |---|---|
 //! | `bool`, `i8`, `u8`, `i16`, `u16`, `i32`, `u32`, `i64`, `u64`, `f32` | the basic type of that width |
-//! | `String` | `string` |
+//! | `ByteStr` | `string` (any bytes) |
+//! | `String` | `string`, text only: bytes that are not UTF-8 fail to decode |
 //! | `Vec<u8>` | `blob` (or `string` with `ty = "string"`) |
 //! | `Vec<T>` | `T[]`; with `map = "key"`, `T[key]` |
 //! | any other path | a nested message (must implement `Message`) |
 //! | `Option<T>` | `T`, absent when `None` |
+//!
+//! The basic types come from the one table in [`types`](crate::zproto::types).
 
 use cluster_codec::zproto::{MAX_FIELD_TAG, Scalar, is_valid_name};
 use quote::ToTokens;
+use syn::Type;
 use syn::spanned::Spanned;
-use syn::{GenericArgument, PathArguments, Type};
 
 use crate::errors::Errors;
 use crate::zproto::model::{Elem, Field, Message, Repeat};
 use crate::zproto::parse::{RawField, RawMessage};
+use crate::zproto::types::{generic_arg, scalar_of};
 
 pub(crate) fn message(raw: RawMessage) -> syn::Result<Message> {
     let mut errors = Errors::default();
@@ -153,15 +157,14 @@ fn infer(raw: &RawField, ty: &Type, errors: &mut Errors) -> Option<(Repeat, Elem
     };
     let elem = match scalar_of(elem_ty) {
         Some(Scalar::Byte) if array => {
-            errors.at(span, "zproto has no arrays of 8-bit integers (byte[] means string): use `String` or `Vec<u8>`");
+            errors.at(span, "zproto has no arrays of 8-bit integers (byte[] means string): use `ByteStr` or `Vec<u8>`");
             return None;
         }
         Some(inferred) => {
             let scalar = match explicit {
                 None => inferred,
                 Some((given, _)) if given == inferred => given,
-                // string and blob are one wire format; `Vec<u8>` keeps the bytes
-                // of a `string` exactly, where `String` decodes lossily.
+                // string and blob are one wire format.
                 Some((Scalar::String, _)) if inferred == Scalar::Blob => Scalar::String,
                 Some((given, lit)) => {
                     errors.at(
@@ -208,34 +211,11 @@ fn infer(raw: &RawField, ty: &Type, errors: &mut Errors) -> Option<(Repeat, Elem
     Some((repeat, elem))
 }
 
-/// The basic type a Rust type is, if any (`Vec<u8>` is a blob).
-fn scalar_of(ty: &Type) -> Option<Scalar> {
-    if generic_arg("Vec", ty).and_then(scalar_of) == Some(Scalar::Ubyte) {
-        return Some(Scalar::Blob);
-    }
-    let Type::Path(path) = ty else { return None };
-    let ident = path.path.get_ident()?;
-    Some(match ident.to_string().as_str() {
-        "bool" => Scalar::Boolean,
-        "i8" => Scalar::Byte,
-        "u8" => Scalar::Ubyte,
-        "i16" => Scalar::Short,
-        "u16" => Scalar::Ushort,
-        "i32" => Scalar::Int32,
-        "u32" => Scalar::Uint32,
-        "i64" => Scalar::Int64,
-        "u64" => Scalar::Uint64,
-        "f32" => Scalar::Float,
-        "String" => Scalar::String,
-        _ => return None,
-    })
-}
-
 /// Why a type that is not a basic type cannot be a message either.
 fn unsupported(ty: &Type) -> Option<String> {
     let Type::Path(path) = ty else {
         return Some(format!(
-            "unsupported zproto field type `{}`: use a basic type, String, Vec<u8>, Vec<T>, Option<T> or a message",
+            "unsupported zproto field type `{}`: use a basic type, ByteStr, String, Vec<u8>, Vec<T>, Option<T> or a message",
             type_text(ty)
         ));
     };
@@ -243,7 +223,7 @@ fn unsupported(ty: &Type) -> Option<String> {
     let hint = match last.as_str() {
         "f64" => "zproto has no double: use `f32`",
         "usize" | "isize" | "i128" | "u128" => "use a fixed-width integer (i8..i64, u8..u64)",
-        "char" | "str" => "use `String`",
+        "char" | "str" => "use `ByteStr` (any bytes) or `String` (text only)",
         "HashMap" | "BTreeMap" | "HashSet" | "BTreeSet" => {
             "zproto maps are arrays of structs: use `Vec<T>` with `#[zproto(N, map = \"key\")]`"
         }
@@ -265,22 +245,6 @@ fn type_text(ty: &Type) -> String {
         .replace(" <", "<")
         .replace("< ", "<")
         .replace(" >", ">")
-}
-
-/// `T` when `ty` is `wrapper<T>` (by the last path segment).
-fn generic_arg<'a>(wrapper: &str, ty: &'a Type) -> Option<&'a Type> {
-    let Type::Path(path) = ty else { return None };
-    let segment = path.path.segments.last()?;
-    if segment.ident != wrapper {
-        return None;
-    }
-    let PathArguments::AngleBracketed(args) = &segment.arguments else {
-        return None;
-    };
-    match args.args.iter().collect::<Vec<_>>().as_slice() {
-        [GenericArgument::Type(inner)] => Some(inner),
-        _ => None,
-    }
 }
 
 /// A schema name must be spellable in `.zproto` text.
