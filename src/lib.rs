@@ -99,6 +99,9 @@
 //! method that returns a value; borrowed types; types the codec cannot
 //! encode or decode.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
 mod dispatch;
 #[cfg(feature = "membership")]
 pub mod membership;

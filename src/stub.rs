@@ -14,6 +14,7 @@ use crate::target::CallTarget;
 pub struct Body(BytesMut);
 
 impl Body {
+    /// An empty body.
     #[allow(clippy::new_without_default)] // only generated code makes one
     pub fn new() -> Self {
         Self(BytesMut::new())

@@ -8,6 +8,9 @@
 //! [`zproto`] is a byte-compatible implementation of silly's zproto: schema
 //! language, codec, pack/unpack, typed messages and dynamic values.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
 mod bincode;
 mod codec;
 mod error;

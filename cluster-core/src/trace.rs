@@ -24,7 +24,7 @@ tokio::task_local! {
 }
 
 /// Who sent the request a task handles. Opaque here, so that trace ids sit
-/// below the peers that carry them; [`crate::context::peer`] knows its type.
+/// below the peers that carry them; the context module knows its type.
 pub(crate) type Caller = Arc<dyn Any + Send + Sync>;
 
 struct Current {

@@ -2,6 +2,9 @@
 //! `#[cluster::service]`, `cluster::zproto!` and
 //! `#[derive(cluster::zproto::Message)]`.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
 use proc_macro::TokenStream;
 
 mod errors;

@@ -46,6 +46,9 @@
 //! if it does not exist (`create_revision == 0`) in one transaction, with
 //! its lease attached; `examples/silly_register.lua` does this from silly.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
 mod backend;
 mod directory;
 mod error;
