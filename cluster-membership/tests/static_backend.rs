@@ -50,6 +50,30 @@ async fn registration_appears_in_every_watch_and_shutdown_removes_it() {
 }
 
 #[tokio::test]
+async fn node_shutdown_leaves_the_directory() {
+    let dir = StaticDirectory::default();
+    let me = observer(&dir).await;
+    let mut watch = me.watch();
+    let (a, _membership) = register(&dir, "a").await;
+    until(&mut watch, LIMIT, "a registered", |d| d.get("a").is_some()).await;
+    let served_when_gone = a.node.clone();
+    let shutdown = tokio::spawn(async move { a.node.shutdown(Duration::from_millis(50)).await });
+    until(
+        &mut watch,
+        LIMIT,
+        "a deregistered by the node's shutdown",
+        |d| d.get("a").is_none(),
+    )
+    .await;
+    shutdown.await.expect("shutdown");
+    assert_eq!(served_when_gone.stats().connections, 0);
+    assert!(matches!(
+        me.named("a").call(WHO, who(), None).await,
+        Err(Error::NoNode { .. })
+    ));
+}
+
+#[tokio::test]
 async fn a_name_is_claimed_once() {
     let dir = StaticDirectory::default();
     let (first, _a) = register(&dir, "a").await;
