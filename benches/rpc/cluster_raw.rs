@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cluster::{DEFAULT_TIMEOUT, Error, Limits, Node, Peer, Request};
+use cluster::{DEFAULT_TIMEOUT, Error, Node, Peer, Request};
 use futures::TryFutureExt;
 
 use crate::system::{CallResult, Cmd, Sent, System, serve};
@@ -22,27 +22,18 @@ impl System for ClusterRaw {
     type Client = Peer;
 
     async fn serve() -> io::Result<u16> {
-        let mut limits = Limits::default();
-        // The in-flight memory measurement holds 100,000 calls on one connection.
-        limits.max_concurrent_requests = 1 << 20;
-        let node = Node::builder()
-            .limits(limits)
-            .handler(|req: Request| async move {
-                match Cmd::from_id(req.cmd)? {
-                    Cmd::Echo => Some(req.body),
-                    Cmd::Note => {
-                        serve::note();
-                        None
-                    }
-                    Cmd::Count => Some(serve::count()),
-                    Cmd::Hold => Some(serve::hold(req.body).await),
-                    Cmd::Release => Some(serve::release()),
+        crate::cluster_typed::listen(|req: Request| async move {
+            match Cmd::from_id(req.cmd)? {
+                Cmd::Echo => Some(req.body),
+                Cmd::Note => {
+                    serve::note();
+                    None
                 }
-            })
-            .build();
-        // The listener accepts until the process ends, handle or not.
-        let listener = node.listen("127.0.0.1:0").map_err(io::Error::other)?;
-        Ok(listener.local_addr().port())
+                Cmd::Count => Some(serve::count()),
+                Cmd::Hold => Some(serve::hold(req.body).await),
+                Cmd::Release => Some(serve::release()),
+            }
+        })
     }
 
     async fn connect(addr: SocketAddr) -> io::Result<Peer> {

@@ -4,6 +4,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -89,13 +90,19 @@ impl ZprotoBench for Server {
     }
 }
 
-/// A node serving `handler` with the byte API's settings.
-fn listen(handler: impl Handler) -> io::Result<u16> {
+/// A node serving `handler`, with the limits the measurements need, for
+/// the rest of the server process (a node stops when its last handle goes).
+pub fn listen(handler: impl Handler) -> io::Result<u16> {
+    static SERVING: Mutex<Vec<Node>> = Mutex::new(Vec::new());
     let mut limits = Limits::default();
     // The in-flight memory measurement holds 100,000 calls on one connection.
     limits.max_concurrent_requests = 1 << 20;
     let node = Node::builder().limits(limits).handler(handler).build();
     let listener = node.listen("127.0.0.1:0").map_err(io::Error::other)?;
+    SERVING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(node);
     Ok(listener.local_addr().port())
 }
 
