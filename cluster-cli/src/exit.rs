@@ -79,6 +79,7 @@ pub enum Error {
         source: cluster_membership::Error,
     },
     /// `--etcd` given to a build without it.
+    #[cfg(not(feature = "etcd"))]
     #[error(
         "--etcd needs `cluster` built with feature etcd (cargo install --path cluster-cli --features etcd)"
     )]
@@ -97,8 +98,9 @@ impl Error {
             | Error::Untagged(_)
             | Error::Json(_)
             | Error::Encode(_)
-            | Error::Hex(_)
-            | Error::NoEtcd => USAGE,
+            | Error::Hex(_) => USAGE,
+            #[cfg(not(feature = "etcd"))]
+            Error::NoEtcd => USAGE,
             Error::InvalidSchema(_)
             | Error::Call(_)
             | Error::Response { .. }
