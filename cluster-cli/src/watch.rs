@@ -3,7 +3,10 @@
 //! other services...).
 
 use std::collections::BTreeSet;
+use std::future::{Future as _, poll_fn};
 use std::io::{self, Write as _};
+use std::pin::pin;
+use std::task::Poll;
 
 use cluster_membership::{Directory, NodeRecord};
 use serde::Serialize;
@@ -54,6 +57,12 @@ async fn follow(
     args: &WatchArgs,
     mut watch: cluster_membership::DirectoryWatch,
 ) -> Result<(), Error> {
+    let mut ctrl_c = pin!(tokio::signal::ctrl_c());
+    // tokio installs the handler at the first poll: polled before anything
+    // prints, a Ctrl-C from then on ends the watch instead of killing it.
+    if let Poll::Ready(installed) = poll_fn(|cx| Poll::Ready(ctrl_c.as_mut().poll(cx))).await {
+        return Ok(installed?);
+    }
     let mut shown = watch.borrow_and_update().clone();
     let mut out = io::stdout().lock();
     if args.json {
@@ -72,8 +81,6 @@ async fn follow(
         );
     }
     let mut left = args.count;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     while left != Some(0) {
         tokio::select! {
             changed = watch.changed() => {

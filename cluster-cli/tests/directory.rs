@@ -174,3 +174,12 @@ fn watch_lines_report_joins_and_leaves() {
     );
     watch.exits();
 }
+
+#[test]
+fn ctrl_c_ends_a_watch_cleanly() {
+    let (_dir, file) = directory_file(TWO_NODES);
+    let watch = Watch::spawn(&["--static", &file, "--json"]);
+    assert!(watch.line().starts_with(r#"{"event":"directory","#));
+    watch.interrupt();
+    watch.exits();
+}

@@ -69,6 +69,14 @@ impl Watch {
             .expect("a line from cluster watch within 20 s")
     }
 
+    /// Sends it SIGINT, as Ctrl-C does.
+    pub fn interrupt(&self) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("pid");
+        // SAFETY: kill has no memory effects; pid is our child, not reaped
+        // (only `exits` and drop wait for it).
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    }
+
     /// Waits (at most 20 s) for the process to exit with code 0 and print
     /// nothing more.
     pub fn exits(mut self) {
