@@ -3,8 +3,8 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success |
-//! | 1 | the call failed or its answer is wrong: timeout, connection refused or closed, a response that does not decode as the response message; `bench` with any failed call; `schema check` of an invalid schema |
-//! | 2 | the command cannot run as given: bad arguments, a schema file that cannot be read or parsed (for `call` and `bench`), an unknown message, JSON that is not valid or does not fit the message, bad hex |
+//! | 1 | the call failed or its answer is wrong: timeout, connection refused or closed, a response that does not decode as the response message; `bench` with any failed call; `schema check` of an invalid schema; `nodes` and `watch` with a directory file that cannot be read or is invalid, or an etcd that cannot be reached |
+//! | 2 | the command cannot run as given: bad arguments, a schema file that cannot be read or parsed (for `call` and `bench`), an unknown message, JSON that is not valid or does not fit the message, bad hex; `--etcd` in a build without feature `etcd` |
 
 use std::io;
 
@@ -67,6 +67,23 @@ pub enum Error {
         /// All calls.
         calls: u64,
     },
+    /// The directory file cannot be read or is not a valid directory.
+    #[error("{0}")]
+    Directory(#[from] cluster_membership::Error),
+    /// etcd cannot be reached, or refused to be read.
+    #[error("cannot read the directory from {endpoints}: {source}")]
+    Etcd {
+        /// The endpoints given, comma-separated.
+        endpoints: String,
+        /// What went wrong.
+        source: cluster_membership::Error,
+    },
+    /// `--etcd` given to a build without it.
+    #[cfg(not(feature = "etcd"))]
+    #[error(
+        "--etcd needs `cluster` built with feature etcd (cargo install --path cluster-cli --features etcd)"
+    )]
+    NoEtcd,
     /// The runtime could not start, or output could not be written.
     #[error("{0}")]
     Io(#[from] io::Error),
@@ -82,10 +99,14 @@ impl Error {
             | Error::Json(_)
             | Error::Encode(_)
             | Error::Hex(_) => USAGE,
+            #[cfg(not(feature = "etcd"))]
+            Error::NoEtcd => USAGE,
             Error::InvalidSchema(_)
             | Error::Call(_)
             | Error::Response { .. }
             | Error::BenchFailed { .. }
+            | Error::Directory(_)
+            | Error::Etcd { .. }
             | Error::Io(_) => FAILED,
         }
     }

@@ -7,8 +7,9 @@
 //! send raw bytes instead. The response message is chosen by the rule in
 //! [`response`]; exit codes are in [`exit`].
 //!
-//! `cluster nodes` and `cluster watch` (the membership directory) are not
-//! part of this version.
+//! `cluster nodes` and `cluster watch` read the membership directory (a
+//! static JSON file, or etcd with feature `etcd`) without registering in
+//! it: [`nodes`], [`watch`].
 
 #![forbid(unsafe_code)]
 
@@ -17,9 +18,13 @@ mod call;
 mod exit;
 mod hex;
 mod json;
+mod nodes;
 mod request;
 mod response;
 mod schema;
+mod show;
+mod source;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,11 +38,49 @@ Examples:
   cluster call 127.0.0.1:9001 --cmd 0x01 --hex 110d01f10568656c6c016f
   cluster bench 127.0.0.1:9001 add '{\"a\":1,\"b\":2}' --schema interop.zproto -c 64 -d 10
   cluster schema check interop.zproto
+  cluster nodes --static nodes.json
+  cluster watch --etcd http://127.0.0.1:2379 --cluster demo --json
 
 Exit codes: 0 success; 1 the call failed (timeout, refused, closed), its
-response does not decode, a bench call failed, or `schema check` found an
-error; 2 usage: bad arguments, an unreadable or invalid schema given to
-call or bench, an unknown message, bad JSON or hex.";
+response does not decode, a bench call failed, `schema check` found an
+error, or the directory cannot be read (bad file, etcd unreachable); 2
+usage: bad arguments, an unreadable or invalid schema given to call or
+bench, an unknown message, bad JSON or hex.";
+
+const DIRECTORY_FORM: &str = "\
+Lines: NAME ADDR WIRE role=ROLE services=SERVICE(method=ID,...);... epoch=MS
+[caps=CAP,...] (- for no role or no services). --json prints the nodes as a
+static directory file: {\"nodes\":[{\"name\":...,\"addr\":...,\"services\":
+[{\"name\":...,\"commands\":[[method,id],...]}],\"wire\":...,\"caps\":[...],
+\"epoch\":...,\"role\":...}]}. Nothing is registered: the directory is only read.";
+
+const NODES_EXAMPLES: &str = "\
+Examples:
+  cluster nodes --static nodes.json
+  cluster nodes --etcd http://127.0.0.1:2379 --cluster demo
+  cluster nodes --etcd http://10.0.0.1:2379,http://10.0.0.2:2379 --json > nodes.json
+
+Exit codes: 0 printed; 1 the file cannot be read or is not a valid
+directory, or etcd cannot be reached; 2 usage.";
+
+const WATCH_FORM: &str = "\
+After the directory, one line per change:
+  joined LINE
+  left LINE
+  changed LINE (was addr=OLD, epoch=OLD, ...)
+--json: a first line {\"event\":\"directory\",\"nodes\":[...]}, then
+{\"event\":\"joined\"|\"left\",\"node\":{...}} or
+{\"event\":\"changed\",\"node\":{...},\"was\":{...}}, one per line.
+A static file is re-read when it changes (checked each second); an edit
+that does not parse is ignored and the last good directory stays.
+
+Examples:
+  cluster watch --static nodes.json
+  cluster watch --etcd http://127.0.0.1:2379 --cluster demo --json
+  cluster watch --static nodes.json --count 1   # exits after one change
+
+Exit codes: 0 after --count changes or Ctrl-C; 1 the file cannot be read
+or is not a valid directory, or etcd cannot be reached; 2 usage.";
 
 const JSON_FORM: &str = "\
 JSON: integers are numbers (all 64 bits exact), floats numbers or \"NaN\",
@@ -71,6 +114,12 @@ enum Command {
     /// Check a .zproto schema, or export it for the Lua side
     #[command(subcommand)]
     Schema(SchemaCommand),
+    /// Print the membership directory once: one node per line, or --json
+    #[command(after_help = format!("{DIRECTORY_FORM}\n\n{NODES_EXAMPLES}"))]
+    Nodes(NodesArgs),
+    /// Print the membership directory, then each change as it happens
+    #[command(after_help = format!("{DIRECTORY_FORM}\n\n{WATCH_FORM}"))]
+    Watch(WatchArgs),
 }
 
 /// Arguments of `cluster call`.
@@ -163,6 +212,50 @@ struct ConnArgs {
     trace: Option<u64>,
 }
 
+/// Where the membership directory is.
+#[derive(Debug, Args)]
+#[group(skip)]
+#[command(group(clap::ArgGroup::new("source").required(true).multiple(false)))]
+struct SourceArgs {
+    /// A static directory file (JSON, as the membership static backend reads)
+    #[arg(long = "static", value_name = "FILE", group = "source")]
+    static_file: Option<PathBuf>,
+    /// etcd endpoints, comma-separated (needs a build with feature etcd)
+    #[arg(long, value_name = "URL", value_delimiter = ',', group = "source")]
+    etcd: Vec<String>,
+    /// The cluster in etcd: keys under /cluster/NAME/nodes/
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "default",
+        conflicts_with = "static_file"
+    )]
+    cluster: String,
+}
+
+/// Arguments of `cluster nodes`.
+#[derive(Debug, Args)]
+struct NodesArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// Print one JSON document (a static directory file) instead of lines
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `cluster watch`.
+#[derive(Debug, Args)]
+struct WatchArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// Print one JSON object per line
+    #[arg(long)]
+    json: bool,
+    /// Exit after this many changes
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    count: Option<u64>,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Wire {
     V1,
@@ -241,6 +334,17 @@ fn run(command: Command) -> Result<(), exit::Error> {
             let text = schema::export(&file)?;
             Ok(std::io::stdout().lock().write_all(text.as_bytes())?)
         }
+        Command::Nodes(args) => quiet_on_closed_stdout(runtime()?.block_on(nodes::run(args))),
+        Command::Watch(args) => quiet_on_closed_stdout(runtime()?.block_on(watch::run(args))),
+    }
+}
+
+/// `cluster watch | head -1` ends the watch when `head` has its line: a
+/// reader that stops reading is not an error.
+fn quiet_on_closed_stdout(result: Result<(), exit::Error>) -> Result<(), exit::Error> {
+    match result {
+        Err(exit::Error::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
     }
 }
 

@@ -3,9 +3,11 @@
 
 #![allow(dead_code)] // Each test binary uses its own part of this.
 
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use cluster_codec::zproto::{Schema, StructValue, Value};
@@ -29,6 +31,75 @@ pub fn cluster() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_cluster"));
     cmd.timeout(Duration::from_secs(60));
     cmd
+}
+
+/// `cluster watch` running with its stdout read line by line; killed if
+/// the test ends first.
+pub struct Watch {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Watch {
+    pub fn spawn(args: &[&str]) -> Watch {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cluster"))
+            .arg("watch")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start cluster watch");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Watch { child, lines }
+    }
+
+    /// The next line, waiting at most 20 s for it.
+    pub fn line(&self) -> String {
+        self.lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a line from cluster watch within 20 s")
+    }
+
+    /// Sends it SIGINT, as Ctrl-C does.
+    pub fn interrupt(&self) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("pid");
+        // SAFETY: kill has no memory effects; pid is our child, not reaped
+        // (only `exits` and drop wait for it).
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    }
+
+    /// Waits (at most 20 s) for the process to exit with code 0 and print
+    /// nothing more.
+    pub fn exits(mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "cluster watch did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "{status:?}");
+        // The reader thread ends at EOF, after any last lines.
+        let rest: Vec<String> = self.lines.iter().collect();
+        assert!(rest.is_empty(), "printed more: {rest:?}");
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// An address nothing listens on: a port that was just free.
