@@ -381,7 +381,7 @@ async fn timed<T>(
 // The integration tests' etcd, for the one test that needs the private
 // watch loop; they use the rest of it.
 #[cfg(test)]
-#[allow(dead_code)]
+#[allow(dead_code, unreachable_pub)]
 #[path = "../tests/support/etcd.rs"]
 mod test_etcd;
 
