@@ -138,13 +138,9 @@ impl Budget {
         self.end(&self.queued);
     }
 
-    /// Takes one of the node's handler slots, if one is free.
-    pub(crate) fn try_run(&self) -> bool {
-        self.running
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.max_handlers).then_some(n + 1)
-            })
-            .is_ok()
+    /// A handler started waiting: it takes one of the node's slots.
+    pub(crate) fn running(&self) {
+        self.running.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Whether a handler slot is free.

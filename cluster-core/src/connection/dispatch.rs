@@ -34,7 +34,7 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
@@ -106,17 +106,13 @@ impl Admission {
     }
 
     /// Takes a slot of the connection and one of the node, or neither.
+    /// Whether a slot of the connection and one of the node are free. A
+    /// slot is taken only by a handler that waits (see [`start`]): one that
+    /// finishes at once costs no counting. Readers of several connections
+    /// may see the node's last slot free at once and go over by one each.
     fn take_slot(&self) -> bool {
-        let handlers = &self.conn.handlers;
-        if handlers.running.load(Ordering::Acquire) >= self.limit {
-            return false;
-        }
-        if !self.conn.shared.budget.try_run() {
-            return false;
-        }
-        // Only the reader takes this connection's slots.
-        handlers.running.fetch_add(1, Ordering::AcqRel);
-        true
+        self.conn.handlers.running.load(Ordering::Acquire) < self.limit
+            && self.conn.shared.budget.may_run()
     }
 
     /// Resolves when a slot may have come free.
@@ -181,9 +177,7 @@ fn start(conn: &Arc<Connection>, head: RequestHead, body: Bytes) {
     let span = request_span(head);
     let entered = span.as_ref().map(tracing::Span::enter);
     let charge = body.len();
-    conn.shared.budget.add_memory(charge);
     let Some(owner) = conn.owner() else {
-        drop(Run::new(conn, head, charge, None));
         return;
     };
     let oneway = owner.is_oneway(head.cmd);
@@ -201,15 +195,22 @@ fn start(conn: &Arc<Connection>, head: RequestHead, body: Bytes) {
     }));
     drop(entered);
     match started {
-        Ok(Some(fut)) => conn.handlers.spawn(conn, oneway, fut),
+        Ok(Some(fut)) => {
+            // It waits: it takes its slots and its charge, which its `Run`
+            // gives back when the task ends.
+            conn.handlers.running.fetch_add(1, Ordering::AcqRel);
+            conn.shared.budget.running();
+            conn.shared.budget.add_memory(charge);
+            conn.handlers.spawn(conn, oneway, fut);
+        }
         Ok(None) => {}
         Err(panic) => log_panic(head, &*panic),
     }
 }
 
 /// What a request holds while its handler runs, and what it does when it
-/// ends: its slots and memory charge are given back on drop, however it
-/// ends.
+/// ends: once it waits in a task of its own, its slots and memory charge
+/// are given back on drop, however it ends.
 pub(crate) struct Run {
     conn: Arc<Connection>,
     head: RequestHead,
@@ -256,6 +257,10 @@ impl Run {
 
 impl Drop for Run {
     fn drop(&mut self) {
+        // Dropped on the reader: it finished there, and took nothing.
+        if self.conn.handlers.on_reader() {
+            return;
+        }
         self.conn.handlers.release();
         let budget = &self.conn.shared.budget;
         budget.sub_memory(self.charge);
@@ -297,9 +302,20 @@ pub(super) struct Handlers {
     /// Set once the connection closed: handlers (not one-way) started
     /// after that are cancelled at once.
     cancelled: AtomicBool,
+    /// The reader's task, where handlers that finish at once end.
+    reader: OnceLock<Id>,
 }
 
 impl Handlers {
+    /// Called by the reader task when it starts.
+    pub(super) fn reader_started(&self) {
+        let _ = self.reader.set(tokio::task::id());
+    }
+
+    fn on_reader(&self) -> bool {
+        tokio::task::try_id().is_some_and(|id| self.reader.get() == Some(&id))
+    }
+
     fn release(&self) {
         let before = self.running.fetch_sub(1, Ordering::AcqRel);
         // The reader waits for a slot only with none free; a stored permit

@@ -35,12 +35,15 @@ const READ_CHUNK: usize = 8 * 1024;
 /// The most a read reserves ahead of a large frame: the header's length is
 /// not trusted with an allocation, the buffer grows as bytes really arrive.
 const MAX_RESERVE: usize = 1024 * 1024;
-/// Request bodies up to this size are copied out of the read buffer.
+/// Request bodies up to this size are copied out of a sparse read buffer.
 const COPY_BELOW: usize = 4 * 1024;
+/// A read this small leaves its buffer mostly empty.
+const TINY_READ: usize = 1024;
 /// How often a paused reader checks whether its peer left.
 const PROBE: Duration = Duration::from_millis(200);
 
 pub(super) async fn run(conn: Arc<Connection>, mut rd: OwnedReadHalf) {
+    conn.handlers.reader_started();
     let mut admission = Admission::new(&conn);
     match read_frames(&conn, &mut admission, &mut rd).await {
         Ok(()) => {
@@ -97,6 +100,8 @@ async fn read_frames(
     let mut reserved = Reserved::new(conn);
     // When the incomplete frame at the front of `buf` began to arrive.
     let mut started: Option<Instant> = None;
+    // Whether the last read brought little: its frames are copied out.
+    let mut sparse = false;
     loop {
         let mut decoded = false;
         while let Some(frame) = codec.decode(&mut buf)? {
@@ -122,7 +127,7 @@ async fn read_frames(
                         session,
                         trace_id,
                     };
-                    admission.admit(head, own(body));
+                    admission.admit(head, own(body, sparse));
                 }
             }
         }
@@ -210,15 +215,16 @@ async fn read_frames(
                 );
                 return Err(Error::Closed);
             }
-            Ok(_) => {}
+            Ok(n) => sparse = n < TINY_READ,
             Err(e) => return Err(e.into()),
         }
     }
 }
 
-/// A small body copied out of the read buffer, a large one as it is.
-fn own(body: Bytes) -> Bytes {
-    if body.len() < COPY_BELOW {
+/// A small body of a sparse read copied out of the read buffer, any other
+/// as it is.
+fn own(body: Bytes, sparse: bool) -> Bytes {
+    if sparse && body.len() < COPY_BELOW {
         Bytes::copy_from_slice(&body)
     } else {
         body
