@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::config::{Config, DEFAULT_TIMEOUT, Limits};
+use crate::config::{Config, DEFAULT_BACKLOG, DEFAULT_TIMEOUT, Dialing, Limits};
 use crate::error::Error;
 use crate::handler::{DynHandler, Handler, Request};
 use crate::node::{AcceptFn, CloseFn, Node};
@@ -42,8 +42,7 @@ pub struct NodeBuilder {
     limits: Limits,
     node_id: u16,
     first_session: u32,
-    connect_timeout: Duration,
-    backoff: (Duration, Duration),
+    dialing: Dialing,
     backlog: u32,
     cancel_on_close: bool,
 }
@@ -66,9 +65,8 @@ impl Default for NodeBuilder {
             limits: Limits::default(),
             node_id: 0,
             first_session: 0,
-            connect_timeout: Duration::from_secs(3),
-            backoff: (Duration::from_millis(50), Duration::from_secs(5)),
-            backlog: 1024,
+            dialing: Dialing::default(),
+            backlog: DEFAULT_BACKLOG,
             cancel_on_close: true,
         }
     }
@@ -135,7 +133,7 @@ impl NodeBuilder {
     /// [`Error::Connect`] (a host that does not answer would otherwise take
     /// the kernel's SYN timeout, about two minutes). The default is 3 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.dialing.connect_timeout = timeout;
         self
     }
 
@@ -145,7 +143,8 @@ impl NodeBuilder {
     /// with the last failure. A success resets it. The default is 50 ms to
     /// 5 s.
     pub fn reconnect_backoff(mut self, min: Duration, max: Duration) -> Self {
-        self.backoff = (min, max.max(min));
+        self.dialing.backoff_min = min;
+        self.dialing.backoff_max = max.max(min);
         self
     }
 
@@ -171,8 +170,7 @@ impl NodeBuilder {
     pub fn build(self) -> Node {
         let mut config = Config::new(self.timeout, self.wire, self.limits, self.node_id);
         config.first_session = self.first_session;
-        config.dialing.connect_timeout = self.connect_timeout;
-        (config.dialing.backoff_min, config.dialing.backoff_max) = self.backoff;
+        config.dialing = self.dialing;
         config.backlog = self.backlog;
         config.cancel_on_close = self.cancel_on_close;
         let handler = self.handler.unwrap_or_else(|| Box::new(no_handler));

@@ -109,6 +109,9 @@ impl Default for Limits {
     }
 }
 
+/// The listen backlog a node's listeners get unless told otherwise.
+pub(crate) const DEFAULT_BACKLOG: u32 = 1024;
+
 /// How an outbound peer dials and backs off.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Dialing {
@@ -118,6 +121,16 @@ pub(crate) struct Dialing {
     pub(crate) backoff_min: Duration,
     /// The longest pause.
     pub(crate) backoff_max: Duration,
+}
+
+impl Default for Dialing {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(3),
+            backoff_min: Duration::from_millis(50),
+            backoff_max: Duration::from_secs(5),
+        }
+    }
 }
 
 /// The settled configuration of a node.
@@ -142,12 +155,8 @@ impl Config {
             codec: FrameCodec::new(wire, limits.max_frame, limits.warn_frame),
             limits,
             node_id,
-            dialing: Dialing {
-                connect_timeout: Duration::from_secs(3),
-                backoff_min: Duration::from_millis(50),
-                backoff_max: Duration::from_secs(5),
-            },
-            backlog: 1024,
+            dialing: Dialing::default(),
+            backlog: DEFAULT_BACKLOG,
             cancel_on_close: true,
             first_session: 0,
         }

@@ -77,7 +77,8 @@ pub(crate) struct NodeInner {
     connections: Mutex<HashMap<u64, Weak<Connection>>>,
     listeners: Mutex<Vec<Listener>>,
     /// Run first by [`Node::shutdown`]: leaving a membership directory.
-    hooks: Mutex<Vec<ShutdownHook>>,
+    /// `None` once a shutdown has started.
+    hooks: Mutex<Option<Vec<ShutdownHook>>>,
     /// Set once the node is closed, with what its shutdown did.
     closed: watch::Sender<Option<ShutdownReport>>,
 }
@@ -135,7 +136,7 @@ impl Node {
             peers: Mutex::default(),
             connections: Mutex::default(),
             listeners: Mutex::default(),
-            hooks: Mutex::default(),
+            hooks: Mutex::new(Some(Vec::new())),
             closed: watch::Sender::new(None),
         };
         Self {
@@ -229,10 +230,13 @@ impl Node {
     /// second call waits for the first to end and returns its report.
     pub async fn shutdown(&self, grace: Duration) -> ShutdownReport {
         let inner = self.inner();
-        if inner.shared.is_draining() {
-            return self.closed().await;
-        }
-        let hooks = std::mem::take(&mut *lock(&inner.hooks));
+        // Only the first call runs the shutdown; the hooks are its first
+        // step, so a second call that comes meanwhile waits for the end.
+        let hooks = lock(&inner.hooks).take();
+        let hooks = match hooks {
+            Some(hooks) if !inner.shared.is_draining() => hooks,
+            _ => return self.closed().await,
+        };
         for hook in hooks {
             hook().await;
         }
@@ -271,12 +275,15 @@ impl Node {
     /// Registers `hook` to run first when [`Node::shutdown`] is called,
     /// while the node still serves and calls: for what must happen before
     /// anything stops, such as leaving a membership directory so that no
-    /// new calls are routed here. Dropping the node runs no hook.
+    /// new calls are routed here. Dropping the node runs no hook; a hook
+    /// registered once the shutdown has begun is not run.
     pub fn on_shutdown<F>(&self, hook: impl FnOnce() -> F + Send + 'static)
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        lock(&self.inner().hooks).push(Box::new(move || Box::pin(hook())));
+        if let Some(hooks) = lock(&self.inner().hooks).as_mut() {
+            hooks.push(Box::new(move || Box::pin(hook())));
+        }
     }
 
     /// Waits until the node is shut down (by [`Node::shutdown`] from

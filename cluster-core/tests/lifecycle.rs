@@ -572,3 +572,31 @@ async fn a_thousand_simultaneous_connects_are_all_accepted() {
     }
     wait_until("all accepted", || server.stats().connections == 1000).await;
 }
+
+#[tokio::test]
+async fn shutdown_runs_its_hooks_first_and_a_second_call_waits_for_the_first() {
+    let (server, addr) = serve(Node::builder().handler(echo));
+    let peer = Node::builder().build().connect(&addr).await;
+    let (hooked, mut hook_ran) = tokio::sync::oneshot::channel();
+    let served_during_hook = {
+        let peer = peer.clone();
+        async move { peer.call(1, "during the hook").await }
+    };
+    server.on_shutdown(move || async move {
+        // The node still serves while its hooks run.
+        let _ = hooked.send(served_during_hook.await);
+    });
+    let first = tokio::spawn({
+        let server = server.clone();
+        async move { server.shutdown(Duration::from_secs(1)).await }
+    });
+    tokio::task::yield_now().await;
+    let second = server.shutdown(Duration::from_secs(1)).await;
+    let during = hook_ran
+        .try_recv()
+        .expect("the hook ran before the second call returned");
+    assert_eq!(during.expect("served during the hook"), "during the hook");
+    assert_eq!(first.await.expect("first"), second);
+    assert!(matches!(server.listen("127.0.0.1:0"), Err(Error::Shutdown)));
+    assert_eq!(server.stats().tasks, 0);
+}
