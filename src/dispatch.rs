@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use cluster_codec::{Codec, Decode, Encode};
-use cluster_core::Request;
+use cluster_core::{Request, Status};
 
 use crate::service::Service;
 
@@ -26,6 +26,7 @@ pub fn handle<S: Service>(
                     session = req.session,
                     "unknown command: no response"
                 );
+                req.refuse(Status::UnknownCommand, &format!("command {}", req.cmd));
                 None
             }
         }
@@ -39,6 +40,7 @@ pub fn decode_request<C: Codec, T: Decode<C>>(req: &Request) -> Option<T> {
         Ok(value) => Some(value),
         Err(error) => {
             tracing::warn!(cmd = req.cmd, session = req.session, codec = C::NAME, %error, "request does not decode: no response");
+            req.refuse(Status::BadRequest, &error.to_string());
             None
         }
     }

@@ -19,6 +19,7 @@
 //! call timeout, and then the connection ends.
 
 mod dispatch;
+mod extension;
 mod reader;
 mod writer;
 
@@ -39,6 +40,7 @@ use crate::sync::lock;
 
 use dispatch::Handlers;
 pub(crate) use dispatch::{BoxedHandling, RequestHead, Run};
+use extension::Extension;
 use writer::WriteQueue;
 
 /// What a connection serves its requests with and reports its end to: its
@@ -80,6 +82,7 @@ pub(crate) struct Connection {
     writes: WriteQueue,
     shared: Arc<Shared>,
     handlers: Handlers,
+    ext: Extension,
     owner: OwnerRef,
     open: AtomicBool,
     state: Mutex<State>,
@@ -98,6 +101,10 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 impl SessionOwner for Arc<Connection> {
     fn sessions(&self) -> &Sessions {
         &self.sessions
+    }
+
+    fn abandoned(&self, session: u32) {
+        self.send_cancel(session);
     }
 }
 
@@ -123,6 +130,7 @@ impl Connection {
             writes: WriteQueue::new(shared.config.limits.write_queue, shared.budget.clone()),
             shared: shared.clone(),
             handlers: Handlers::default(),
+            ext: Extension::default(),
             owner,
             open: AtomicBool::new(true),
             state: Mutex::new(State {
@@ -169,18 +177,28 @@ impl Connection {
         self.open.load(Ordering::Acquire)
     }
 
-    /// Queues a request frame for writing.
+    /// Queues a request frame for writing. Whether it carries the
+    /// extension is decided under the queue's lock, where the agreement
+    /// switches it on.
     pub(crate) fn write_request(&self, head: RequestHead, body: &[u8]) -> Result<(), Error> {
         let codec = &self.shared.config.codec;
-        self.writes
-            .push(|buf| codec.encode_request(buf, head.session, head.cmd, head.trace_id, body))
+        self.writes.push(|buf| {
+            if self.ext.sends() {
+                return self.encode_ext_request(buf, head, body);
+            }
+            codec.encode_request(buf, head.session, head.cmd, head.trace_id, body)
+        })
     }
 
     /// Queues a response frame for writing.
     pub(crate) fn write_response(&self, session: u32, body: &[u8]) -> Result<(), Error> {
         let codec = &self.shared.config.codec;
-        self.writes
-            .push(|buf| codec.encode_response(buf, session, body))
+        self.writes.push(|buf| {
+            if self.ext.sends() {
+                return self.encode_ext_response(buf, session, body);
+            }
+            codec.encode_response(buf, session, body)
+        })
     }
 
     /// Bytes waiting to be written.

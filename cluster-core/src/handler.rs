@@ -3,8 +3,11 @@
 use std::future::Future;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
+use tokio::time::Instant;
 
 use crate::connection::{BoxedHandling, Run};
+use crate::error::Status;
 use crate::peer::Peer;
 use crate::trace;
 
@@ -21,8 +24,22 @@ pub struct Request {
     pub trace_id: u64,
     /// The encoded message.
     pub body: Bytes,
+    /// When the caller gives up, if it said (only with the extension, see
+    /// PROTOCOL.md); also [`crate::trace::deadline`] inside the handler.
+    pub deadline: Option<Instant>,
     /// The peer that sent the request, to call back over the same connection.
     pub peer: Peer,
+}
+
+impl Request {
+    /// Answers the request with `status` instead of a value: the caller's
+    /// call fails with [`crate::Error::Remote`] at once. Only on a
+    /// connection that agreed on the extension (see PROTOCOL.md); on any
+    /// other, as to a silly node, nothing is sent. The handler then returns
+    /// `None`.
+    pub fn refuse(&self, status: Status, message: &str) {
+        self.peer.refuse(self.session, status, message);
+    }
 }
 
 /// Serves requests. Each request is handled on its own: a slow handler
@@ -82,11 +99,20 @@ pub(crate) trait DynHandler: Send + Sync + 'static {
 
 impl<H: Handler> DynHandler for H {
     fn serve(&self, req: Request, run: Run) -> BoxedHandling {
-        let trace_id = req.trace_id;
+        let (trace_id, deadline) = (req.trace_id, req.deadline);
         let caller = req.peer.caller();
         // Even the synchronous part of a handler sees its context.
-        let fut = trace::enter(trace_id, caller.clone(), || self.handle(req));
-        run.wrap(trace::handling(trace_id, caller, fut))
+        let fut = trace::enter(trace_id, caller.clone(), deadline, || self.handle(req));
+        match run.cancel_at() {
+            // Past its caller's deadline, no one waits for its response.
+            Some(at) => {
+                let bounded = tokio::time::timeout_at(at, fut)
+                    .map(Result::ok)
+                    .map(Option::flatten);
+                run.wrap(trace::handling(trace_id, caller, deadline, bounded))
+            }
+            None => run.wrap(trace::handling(trace_id, caller, deadline, fut)),
+        }
     }
 
     fn oneway(&self, cmd: u32) -> bool {

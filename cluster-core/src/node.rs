@@ -388,6 +388,7 @@ impl Endpoint for NodeInner {
             session: head.session,
             trace_id: head.trace_id,
             body,
+            deadline: head.deadline,
             peer,
         };
         self.handler.serve(req, run)

@@ -20,7 +20,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::connection::{BoxedHandling, Connection, End, Owner, RequestHead, Run};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Status};
 use crate::reconnect::Dialer;
 use crate::session::Reply;
 use crate::shared::Shared;
@@ -179,6 +179,7 @@ impl Peer {
             cmd,
             session,
             trace_id,
+            deadline: Some(deadline),
         };
         reply.owner().write_request(head, body)?;
         Ok(reply)
@@ -201,6 +202,7 @@ impl Peer {
             cmd,
             session: conn.sessions.next_unregistered(),
             trace_id: trace::outgoing(self.inner.shared.config.node_id),
+            deadline: None,
         };
         conn.write_request(head, &body)
     }
@@ -325,9 +327,23 @@ impl Peer {
             hold,
             self.inner.shared.config.first_session,
         );
+        // Before anyone can use it: the hello must be its first frame.
+        if !hold && self.inner.shared.config.extension_peers {
+            if let Err(error) = conn.send_hello() {
+                tracing::debug!(conn = conn.id, %error, "hello not sent");
+            }
+        }
         self.state().conn = Some(conn.clone());
         self.inner.node.connected(&conn);
         conn
+    }
+
+    /// Answers the request of `session` read from this peer with `status`,
+    /// if its connection agreed on the extension.
+    pub(crate) fn refuse(&self, session: u32, status: Status, message: &str) {
+        if let Ok(Some(conn)) = self.current() {
+            conn.write_status(session, status, message);
+        }
     }
 
     /// This peer, as the caller of the requests it sends.
@@ -449,7 +465,9 @@ impl Future for Call<'_> {
                     body,
                     timeout,
                 } => {
-                    let deadline = deadline_after(timeout);
+                    // A call made for a caller gives up when its caller does.
+                    let own = deadline_after(timeout);
+                    let deadline = trace::deadline().map_or(own, |inherited| own.min(inherited));
                     self.state = match peer.current() {
                         Err(e) => return Poll::Ready(Err(e)),
                         Ok(Some(conn)) => {

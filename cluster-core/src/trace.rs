@@ -17,6 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use tokio::time::Instant;
+
 tokio::task_local! {
     /// The current trace and, inside a handler, its caller. One task-local
     /// for both, as entering one costs about 100 instructions per poll.
@@ -30,6 +32,8 @@ pub(crate) type Caller = Arc<dyn Any + Send + Sync>;
 struct Current {
     trace_id: u64,
     caller: Option<Caller>,
+    /// When the caller of the request being handled gives up, if it said.
+    deadline: Option<Instant>,
 }
 
 /// Process-wide, as silly's: starts at 1 and wraps.
@@ -63,8 +67,22 @@ pub fn current() -> Option<u64> {
 /// Runs `fut` as part of trace `trace_id`: requests it sends carry it.
 /// Inside a handler, the caller stays what it was.
 pub async fn scope<F: Future>(trace_id: u64, fut: F) -> F::Output {
-    let caller = caller();
-    CURRENT.scope(Current { trace_id, caller }, fut).await
+    let (caller, deadline) = CURRENT
+        .try_with(|current| (current.caller.clone(), current.deadline))
+        .unwrap_or_default();
+    let current = Current {
+        trace_id,
+        caller,
+        deadline,
+    };
+    CURRENT.scope(current, fut).await
+}
+
+/// When the caller of the request the current task handles gives up, if
+/// its caller said (only between nodes that agreed on the extension, see
+/// PROTOCOL.md). Calls made from the task end by then at the latest.
+pub fn deadline() -> Option<Instant> {
+    CURRENT.try_with(|current| current.deadline).ok().flatten()
 }
 
 /// The caller of the request the current task handles, if any.
@@ -77,10 +95,16 @@ pub(crate) fn caller() -> Option<Caller> {
 
 /// Runs `f` with trace `trace_id` and `caller` as the current task's: the
 /// synchronous start of a request's handling.
-pub(crate) fn enter<R>(trace_id: u64, caller: Caller, f: impl FnOnce() -> R) -> R {
+pub(crate) fn enter<R>(
+    trace_id: u64,
+    caller: Caller,
+    deadline: Option<Instant>,
+    f: impl FnOnce() -> R,
+) -> R {
     let current = Current {
         trace_id,
         caller: Some(caller),
+        deadline,
     };
     CURRENT.sync_scope(current, f)
 }
@@ -90,11 +114,13 @@ pub(crate) fn enter<R>(trace_id: u64, caller: Caller, f: impl FnOnce() -> R) -> 
 pub(crate) fn handling<F: Future>(
     trace_id: u64,
     caller: Caller,
+    deadline: Option<Instant>,
     fut: F,
 ) -> impl Future<Output = F::Output> {
     let current = Current {
         trace_id,
         caller: Some(caller),
+        deadline,
     };
     CURRENT.scope(current, fut)
 }

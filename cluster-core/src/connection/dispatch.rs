@@ -41,9 +41,11 @@ use bytes::Bytes;
 use futures_util::FutureExt;
 use tokio::sync::Notify;
 use tokio::task::{AbortHandle, Id};
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::Connection;
+use crate::error::Status;
 use crate::sync::lock;
 
 /// How much of the requests that wait for a handler slot may be held while
@@ -59,6 +61,8 @@ pub(crate) struct RequestHead {
     pub(crate) session: u32,
     /// The caller's trace id.
     pub(crate) trace_id: u64,
+    /// When the caller gives up, if it said (the extension).
+    pub(crate) deadline: Option<Instant>,
 }
 
 /// A request's whole handling, as a task runs it.
@@ -93,6 +97,8 @@ impl Admission {
                 session = head.session,
                 "node shutting down: request dropped"
             );
+            self.conn
+                .write_status(head.session, Status::ShuttingDown, "node shutting down");
             return;
         }
         if self.waiting.is_empty() && self.take_slot() {
@@ -201,10 +207,10 @@ fn start(conn: &Arc<Connection>, head: RequestHead, body: Bytes) {
             conn.handlers.running.fetch_add(1, Ordering::AcqRel);
             conn.shared.budget.running();
             conn.shared.budget.add_memory(charge);
-            conn.handlers.spawn(conn, oneway, fut);
+            conn.handlers.spawn(conn, oneway, head.session, fut);
         }
         Ok(None) => {}
-        Err(panic) => log_panic(head, &*panic),
+        Err(panic) => panicked(conn, head, &*panic),
     }
 }
 
@@ -234,6 +240,14 @@ impl Run {
         }
     }
 
+    /// When the handler is to be cancelled: its caller's deadline, unless
+    /// the node lets abandoned handlers run.
+    pub(crate) fn cancel_at(&self) -> Option<Instant> {
+        self.head
+            .deadline
+            .filter(|_| self.conn.shared.config.cancel_abandoned)
+    }
+
     /// The whole handling of the request: `fut` (the handler's) run to its
     /// response, in one allocation. Combinators rather than an `async`
     /// block, which would keep `fut` twice (as captured, and as awaited).
@@ -246,7 +260,7 @@ impl Run {
             .catch_unwind()
             .map(move |outcome| match outcome {
                 Ok(response) => respond(&self.conn, self.head, response),
-                Err(panic) => log_panic(self.head, &*panic),
+                Err(panic) => panicked(&self.conn, self.head, &*panic),
             });
         match span {
             Some(span) => Box::pin(run.instrument(*span)),
@@ -278,14 +292,12 @@ fn respond(conn: &Connection, head: RequestHead, response: Option<Bytes>) {
     }
 }
 
-fn log_panic(head: RequestHead, panic: &(dyn Any + Send)) {
+/// Logs a handler's panic, and tells its caller if the extension is on.
+fn panicked(conn: &Connection, head: RequestHead, panic: &(dyn Any + Send)) {
     let RequestHead { cmd, session, .. } = head;
-    tracing::error!(
-        cmd,
-        session,
-        panic = panic_message(panic),
-        "handler panicked"
-    );
+    let message = panic_message(panic);
+    tracing::error!(cmd, session, panic = message, "handler panicked");
+    conn.write_status(session, Status::Panicked, message);
 }
 
 /// The handlers of one connection: how many run, the tasks of those that
@@ -297,8 +309,9 @@ pub(super) struct Handlers {
     freed: Notify,
     /// The last handler ended.
     idle: Notify,
-    /// The tasks of handlers that wait, by task id, and whether one-way.
-    tasks: Mutex<HashMap<Id, (AbortHandle, bool)>>,
+    /// The tasks of handlers that wait, by task id: whether one-way, and
+    /// the session they answer (for cancel notices).
+    tasks: Mutex<HashMap<Id, (AbortHandle, bool, u32)>>,
     /// Set once the connection closed: handlers (not one-way) started
     /// after that are cancelled at once.
     cancelled: AtomicBool,
@@ -328,7 +341,7 @@ impl Handlers {
 
     /// Runs `fut` in a task registered under its id. Under the lock, so
     /// that a task that ends at once finds itself registered.
-    fn spawn(&self, conn: &Arc<Connection>, oneway: bool, fut: BoxedHandling) {
+    fn spawn(&self, conn: &Arc<Connection>, oneway: bool, session: u32, fut: BoxedHandling) {
         let mut tasks = lock(&self.tasks);
         let task = tokio::spawn(Spawned {
             fut,
@@ -337,7 +350,7 @@ impl Handlers {
         if !oneway && self.cancelled.load(Ordering::Acquire) {
             task.abort();
         }
-        tasks.insert(task.id(), (task.abort_handle(), oneway));
+        tasks.insert(task.id(), (task.abort_handle(), oneway, session));
     }
 
     /// Cancels the running handlers, one-way ones only if `oneway_too`.
@@ -345,8 +358,19 @@ impl Handlers {
         self.cancelled.store(true, Ordering::Release);
         // Aborting only schedules the task's cancellation: nothing runs
         // under the lock.
-        for (task, oneway) in lock(&self.tasks).values() {
+        for (task, oneway, _) in lock(&self.tasks).values() {
             if oneway_too || !oneway {
+                task.abort();
+            }
+        }
+    }
+
+    /// Cancels the handler answering `session`, unless it is one-way. A
+    /// scan: cancel notices are rare, and an index would cost every
+    /// request.
+    pub(super) fn cancel_session(&self, session: u32) {
+        for (task, oneway, answers) in lock(&self.tasks).values() {
+            if *answers == session && !oneway {
                 task.abort();
             }
         }
@@ -400,6 +424,7 @@ fn request_span(head: RequestHead) -> Option<tracing::Span> {
         cmd,
         session,
         trace_id,
+        ..
     } = head;
     tracing::enabled!(tracing::Level::INFO).then(|| {
         tracing::info_span!(
