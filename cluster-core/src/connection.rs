@@ -39,7 +39,7 @@ use crate::shared::Shared;
 use crate::sync::lock;
 
 use dispatch::Handlers;
-pub(crate) use dispatch::{BoxedHandling, RequestHead, Run};
+pub(crate) use dispatch::{BoxedHandling, Deadline, RequestHead, Run};
 use extension::Extension;
 use writer::WriteQueue;
 
@@ -47,7 +47,13 @@ use writer::WriteQueue;
 /// peer.
 pub(crate) trait Owner: Send + Sync {
     /// The handling of a request, made with [`Run::wrap`]; `None` drops it.
-    fn serve(self: Arc<Self>, head: RequestHead, body: Bytes, run: Run) -> Option<BoxedHandling>;
+    fn serve(
+        self: Arc<Self>,
+        head: RequestHead,
+        deadline: Deadline,
+        body: Bytes,
+        run: Run,
+    ) -> Option<BoxedHandling>;
     /// Whether requests of `cmd` are one-way: their handlers run to the end
     /// even when the connection closes.
     fn is_oneway(&self, cmd: u32) -> bool;
@@ -180,11 +186,16 @@ impl Connection {
     /// Queues a request frame for writing. Whether it carries the
     /// extension is decided under the queue's lock, where the agreement
     /// switches it on.
-    pub(crate) fn write_request(&self, head: RequestHead, body: &[u8]) -> Result<(), Error> {
+    pub(crate) fn write_request(
+        &self,
+        head: RequestHead,
+        deadline: Deadline,
+        body: &[u8],
+    ) -> Result<(), Error> {
         let codec = &self.shared.config.codec;
         self.writes.push(|buf| {
             if self.ext.sends() {
-                return self.encode_ext_request(buf, head, body);
+                return self.encode_ext_request(buf, head, deadline, body);
             }
             codec.encode_request(buf, head.session, head.cmd, head.trace_id, body)
         })

@@ -4,9 +4,8 @@ use std::future::Future;
 
 use bytes::Bytes;
 use futures_util::FutureExt;
-use tokio::time::Instant;
 
-use crate::connection::{BoxedHandling, Run};
+use crate::connection::{BoxedHandling, Deadline, Run};
 use crate::error::Status;
 use crate::peer::Peer;
 use crate::trace;
@@ -24,9 +23,6 @@ pub struct Request {
     pub trace_id: u64,
     /// The encoded message.
     pub body: Bytes,
-    /// When the caller gives up, if it said (only with the extension, see
-    /// PROTOCOL.md); also [`crate::trace::deadline`] inside the handler.
-    pub deadline: Option<Instant>,
     /// The peer that sent the request, to call back over the same connection.
     pub peer: Peer,
 }
@@ -93,17 +89,17 @@ where
 pub(crate) trait DynHandler: Send + Sync + 'static {
     /// The handling of `req` inside its context (caller and trace id), as
     /// `run` completes it.
-    fn serve(&self, req: Request, run: Run) -> BoxedHandling;
+    fn serve(&self, req: Request, deadline: Deadline, run: Run) -> BoxedHandling;
     fn oneway(&self, cmd: u32) -> bool;
 }
 
 impl<H: Handler> DynHandler for H {
-    fn serve(&self, req: Request, run: Run) -> BoxedHandling {
-        let (trace_id, deadline) = (req.trace_id, req.deadline);
+    fn serve(&self, req: Request, deadline: Deadline, run: Run) -> BoxedHandling {
+        let trace_id = req.trace_id;
         let caller = req.peer.caller();
         // Even the synchronous part of a handler sees its context.
         let fut = trace::enter(trace_id, caller.clone(), deadline, || self.handle(req));
-        match run.cancel_at() {
+        match run.cancel_at(deadline) {
             // Past its caller's deadline, no one waits for its response.
             Some(at) => {
                 let bounded = tokio::time::timeout_at(at, fut)

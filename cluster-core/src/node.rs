@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::connection::{BoxedHandling, Connection, End, RequestHead, Run};
+use crate::connection::{BoxedHandling, Connection, Deadline, End, RequestHead, Run};
 use crate::error::{Error, Result};
 use crate::handler::{DynHandler, Request};
 use crate::listener::Listener;
@@ -382,16 +382,22 @@ impl NodeInner {
 }
 
 impl Endpoint for NodeInner {
-    fn serve(&self, peer: Peer, head: RequestHead, body: Bytes, run: Run) -> BoxedHandling {
+    fn serve(
+        &self,
+        peer: Peer,
+        head: RequestHead,
+        deadline: Deadline,
+        body: Bytes,
+        run: Run,
+    ) -> BoxedHandling {
         let req = Request {
             cmd: head.cmd,
             session: head.session,
             trace_id: head.trace_id,
             body,
-            deadline: head.deadline,
             peer,
         };
-        self.handler.serve(req, run)
+        self.handler.serve(req, deadline, run)
     }
 
     fn is_oneway(&self, cmd: u32) -> bool {

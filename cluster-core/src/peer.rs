@@ -19,7 +19,7 @@ use bytes::Bytes;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::connection::{BoxedHandling, Connection, End, Owner, RequestHead, Run};
+use crate::connection::{BoxedHandling, Connection, Deadline, End, Owner, RequestHead, Run};
 use crate::error::{Error, Result, Status};
 use crate::reconnect::Dialer;
 use crate::session::Reply;
@@ -30,7 +30,14 @@ use crate::trace::{self, Caller};
 /// What a peer needs of its node: serving requests, and hearing of
 /// connections that come and go.
 pub(crate) trait Endpoint: Send + Sync {
-    fn serve(&self, peer: Peer, head: RequestHead, body: Bytes, run: Run) -> BoxedHandling;
+    fn serve(
+        &self,
+        peer: Peer,
+        head: RequestHead,
+        deadline: Deadline,
+        body: Bytes,
+        run: Run,
+    ) -> BoxedHandling;
     fn is_oneway(&self, cmd: u32) -> bool;
     /// A connection of `peer` was made.
     fn connected(&self, conn: &Arc<Connection>);
@@ -179,9 +186,8 @@ impl Peer {
             cmd,
             session,
             trace_id,
-            deadline: Some(deadline),
         };
-        reply.owner().write_request(head, body)?;
+        reply.owner().write_request(head, Some(deadline), body)?;
         Ok(reply)
     }
 
@@ -202,9 +208,8 @@ impl Peer {
             cmd,
             session: conn.sessions.next_unregistered(),
             trace_id: trace::outgoing(self.inner.shared.config.node_id),
-            deadline: None,
         };
-        conn.write_request(head, &body)
+        conn.write_request(head, None, &body)
     }
 
     /// Closes the peer: its connection is shut down (queued frames are still
@@ -385,9 +390,15 @@ impl PeerShared {
 }
 
 impl Owner for PeerShared {
-    fn serve(self: Arc<Self>, head: RequestHead, body: Bytes, run: Run) -> Option<BoxedHandling> {
+    fn serve(
+        self: Arc<Self>,
+        head: RequestHead,
+        deadline: Deadline,
+        body: Bytes,
+        run: Run,
+    ) -> Option<BoxedHandling> {
         let node = self.node.clone();
-        Some(node.serve(Peer { inner: self }, head, body, run))
+        Some(node.serve(Peer { inner: self }, head, deadline, body, run))
     }
 
     fn is_oneway(&self, cmd: u32) -> bool {

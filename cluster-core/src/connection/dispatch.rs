@@ -61,9 +61,11 @@ pub(crate) struct RequestHead {
     pub(crate) session: u32,
     /// The caller's trace id.
     pub(crate) trace_id: u64,
-    /// When the caller gives up, if it said (the extension).
-    pub(crate) deadline: Option<Instant>,
 }
+
+/// When the caller of a request gives up, if it said (the extension). Kept
+/// out of [`RequestHead`], which a waiting handler holds for its whole run.
+pub(crate) type Deadline = Option<Instant>;
 
 /// A request's whole handling, as a task runs it.
 pub(crate) type BoxedHandling = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -73,7 +75,7 @@ pub(crate) type BoxedHandling = Pin<Box<dyn Future<Output = ()> + Send>>;
 pub(super) struct Admission {
     conn: Arc<Connection>,
     limit: usize,
-    waiting: VecDeque<(RequestHead, Bytes)>,
+    waiting: VecDeque<(RequestHead, Deadline, Bytes)>,
     bytes: usize,
 }
 
@@ -89,7 +91,7 @@ impl Admission {
 
     /// Starts the request now if nothing queues before it and slots are
     /// free, or queues it.
-    pub(super) fn admit(&mut self, head: RequestHead, body: Bytes) {
+    pub(super) fn admit(&mut self, head: RequestHead, deadline: Deadline, body: Bytes) {
         if self.conn.shared.is_draining() {
             tracing::debug!(
                 conn = self.conn.id,
@@ -102,12 +104,12 @@ impl Admission {
             return;
         }
         if self.waiting.is_empty() && self.take_slot() {
-            start(&self.conn, head, body);
+            start(&self.conn, head, deadline, body);
         } else {
             self.conn.shared.budget.queued();
             self.conn.shared.budget.add_memory(body.len());
             self.bytes += body.len();
-            self.waiting.push_back((head, body));
+            self.waiting.push_back((head, deadline, body));
         }
     }
 
@@ -141,13 +143,13 @@ impl Admission {
     /// Starts queued requests while slots are free.
     pub(super) fn start_waiting(&mut self) {
         while !self.waiting.is_empty() && self.take_slot() {
-            let Some((head, body)) = self.waiting.pop_front() else {
+            let Some((head, deadline, body)) = self.waiting.pop_front() else {
                 return;
             };
             let budget = &self.conn.shared.budget;
             self.bytes -= body.len();
             budget.sub_memory(body.len());
-            start(&self.conn, head, body);
+            start(&self.conn, head, deadline, body);
             budget.unqueued();
         }
     }
@@ -179,7 +181,7 @@ impl Drop for Admission {
 
 /// Calls the handler for a request that holds its slots and polls it once;
 /// spawns it if it is not finished.
-fn start(conn: &Arc<Connection>, head: RequestHead, body: Bytes) {
+fn start(conn: &Arc<Connection>, head: RequestHead, deadline: Deadline, body: Bytes) {
     let span = request_span(head);
     let entered = span.as_ref().map(tracing::Span::enter);
     let charge = body.len();
@@ -191,7 +193,7 @@ fn start(conn: &Arc<Connection>, head: RequestHead, body: Bytes) {
     // The handler's synchronous part runs here: a panic in it is caught as
     // one in its future would be (by `Run::wrap`).
     let started = catch_unwind(AssertUnwindSafe(|| {
-        let mut fut = owner.serve(head, body, run)?;
+        let mut fut = owner.serve(head, deadline, body, run)?;
         // The task it may move to polls it again at once, so nothing has
         // to be woken from here.
         match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
@@ -242,10 +244,8 @@ impl Run {
 
     /// When the handler is to be cancelled: its caller's deadline, unless
     /// the node lets abandoned handlers run.
-    pub(crate) fn cancel_at(&self) -> Option<Instant> {
-        self.head
-            .deadline
-            .filter(|_| self.conn.shared.config.cancel_abandoned)
+    pub(crate) fn cancel_at(&self, deadline: Deadline) -> Deadline {
+        deadline.filter(|_| self.conn.shared.config.cancel_abandoned)
     }
 
     /// The whole handling of the request: `fut` (the handler's) run to its
@@ -424,7 +424,6 @@ fn request_span(head: RequestHead) -> Option<tracing::Span> {
         cmd,
         session,
         trace_id,
-        ..
     } = head;
     tracing::enabled!(tracing::Level::INFO).then(|| {
         tracing::info_span!(

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use bytes::{Bytes, BytesMut};
 use tokio::time::Instant;
 
-use super::{Connection, RequestHead};
+use super::{Connection, Deadline, RequestHead};
 use crate::error::{Error, Status};
 use crate::wire::ext;
 
@@ -100,11 +100,10 @@ impl Connection {
         &self,
         buf: &mut BytesMut,
         head: RequestHead,
+        deadline: Deadline,
         body: &[u8],
     ) -> Result<(), Error> {
-        let remaining = head
-            .deadline
-            .map(|d| d.saturating_duration_since(Instant::now()));
+        let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let mut framed = BytesMut::with_capacity(ext::REQUEST_PREFIX + body.len());
         ext::put_request_body(&mut framed, ext::deadline_word(remaining), body);
         let codec = &self.shared.config.codec;
@@ -154,10 +153,9 @@ impl Connection {
             cmd: ext::CANCEL_CMD,
             session: self.sessions.next_unregistered(),
             trace_id: 0,
-            deadline: None,
         };
         let target = session.to_le_bytes();
-        if let Err(error) = self.write_request(head, &target) {
+        if let Err(error) = self.write_request(head, None, &target) {
             tracing::debug!(session, %error, "cancel notice dropped");
         }
     }

@@ -144,9 +144,8 @@ async fn read_frames(
                         cmd,
                         session,
                         trace_id,
-                        deadline,
                     };
-                    admission.admit(head, own(body, sparse));
+                    admission.admit(head, deadline, own(body, sparse));
                 }
             }
         }
