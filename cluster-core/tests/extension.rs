@@ -161,8 +161,15 @@ async fn a_silly_server_sees_the_plain_wire_v2() {
 /// A server whose handler of cmd 1 never ends, and reports its start and
 /// its cancellation.
 async fn hanging() -> (Node, Listener, mpsc::UnboundedReceiver<&'static str>) {
+    hanging_with(cluster_core::Limits::default()).await
+}
+
+async fn hanging_with(
+    limits: cluster_core::Limits,
+) -> (Node, Listener, mpsc::UnboundedReceiver<&'static str>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let server = Node::builder()
+        .limits(limits)
         .handler(move |_req: Request| {
             let tx = tx.clone();
             async move {
@@ -334,4 +341,43 @@ async fn a_deadline_is_inherited_across_three_hops() {
         .parse()
         .expect("number");
     assert!(ms > 0 && ms <= 8000, "a saw {ms} ms left, not b's hour");
+}
+
+#[tokio::test]
+async fn requests_beyond_the_queue_answer_overloaded() {
+    let mut limits = cluster_core::Limits::default();
+    limits.max_concurrent_requests = 1;
+    let (server, listener, mut events) = hanging_with(limits).await;
+    let client = Node::builder()
+        .extension_peers(true)
+        .timeout(PATIENCE)
+        .build();
+    let peer = client.connect(&addr(&listener)).await;
+    let first = tokio::spawn({
+        let peer = peer.clone();
+        async move { peer.call(1, "holds the slot").await }
+    });
+    assert_eq!(events.recv().await, Some("started"));
+    // 1 MiB of requests may wait; 60,000-byte ones fill it after 18.
+    let body = Bytes::from(vec![0u8; 60_000]);
+    let calls: Vec<_> = (0..24)
+        .map(|_| {
+            let (peer, body) = (peer.clone(), body.clone());
+            tokio::spawn(async move { peer.call(1, body).await })
+        })
+        .collect();
+    let mut overloaded = 0;
+    for call in calls.into_iter().rev().take(4) {
+        match call.await.expect("join") {
+            Err(Error::Remote { status, message }) => {
+                assert_eq!(status, Status::Overloaded);
+                assert_eq!(message, "max_concurrent_requests");
+                overloaded += 1;
+            }
+            other => panic!("expected overloaded, got {other:?}"),
+        }
+    }
+    assert_eq!(overloaded, 4);
+    first.abort();
+    drop(server);
 }

@@ -105,6 +105,11 @@ impl Admission {
         }
         if self.waiting.is_empty() && self.take_slot() {
             start(&self.conn, head, deadline, body);
+        } else if self.is_full() && self.conn.ext.receives() {
+            // A caller that can be told is told at once, rather than held
+            // up by a pause in reading.
+            self.conn
+                .write_status(head.session, Status::Overloaded, self.exhausted());
         } else {
             self.conn.shared.budget.queued();
             self.conn.shared.budget.add_memory(body.len());
@@ -121,6 +126,15 @@ impl Admission {
     fn take_slot(&self) -> bool {
         self.conn.handlers.running.load(Ordering::Acquire) < self.limit
             && self.conn.shared.budget.may_run()
+    }
+
+    /// The name of the limit that holds requests back.
+    fn exhausted(&self) -> &'static str {
+        if self.conn.handlers.running.load(Ordering::Acquire) >= self.limit {
+            "max_concurrent_requests"
+        } else {
+            "max_handlers"
+        }
     }
 
     /// Resolves when a slot may have come free.

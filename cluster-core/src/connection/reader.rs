@@ -161,7 +161,9 @@ async fn read_frames(
         }
         // Each pause is the node's doing, not the peer's: an incomplete
         // frame's clock starts again after it.
-        if admission.is_full() {
+        // With the extension, requests beyond the queue are refused with a
+        // status instead (see `Admission::admit`).
+        if admission.is_full() && !conn.ext.receives() {
             tracing::debug!(conn = conn.id, "request limit reached: pausing reads");
             paused(rd, admission.slot_freed()).await?;
             admission.start_waiting();
