@@ -59,6 +59,15 @@ pub fn encode_response<C: Codec, T: Encode<C>>(cmd: u32, session: u32, value: &T
     }
 }
 
+/// Answers a `#[remote_error]` method's `Err` as an application status:
+/// its caller's call fails with [`cluster_core::Error::Remote`] carrying
+/// the error's message. On a connection without the extension nothing is
+/// sent, as silly would.
+pub fn refuse(req: &Request, error: &impl std::fmt::Display) -> Option<Bytes> {
+    req.refuse(Status::Application, &error.to_string());
+    None
+}
+
 /// Wraps a codec error for [`cluster_core::Error`].
 pub(crate) fn boxed(
     error: impl std::error::Error + Send + Sync + 'static,

@@ -32,6 +32,8 @@ pub(crate) struct Method {
     pub(crate) item: TraitItemFn,
     pub(crate) cmd: Option<Cmd>,
     pub(crate) oneway: Option<Span>,
+    /// `#[remote_error]`: an `Err` is sent as an application status.
+    pub(crate) remote_error: Option<Span>,
 }
 
 pub(crate) struct Cmd {
@@ -90,6 +92,7 @@ pub(crate) fn parse(args: TokenStream, item: TokenStream) -> syn::Result<Service
         };
         let mut cmd = None;
         let mut oneway = None;
+        let mut remote_error = None;
         let mut kept = Vec::new();
         for attr in method.attrs.drain(..) {
             if attr.path().is_ident("cmd") {
@@ -106,6 +109,14 @@ pub(crate) fn parse(args: TokenStream, item: TokenStream) -> syn::Result<Service
                 } else {
                     oneway = Some(attr.span());
                 }
+            } else if attr.path().is_ident("remote_error") {
+                if let Err(e) = attr.meta.require_path_only() {
+                    report(e);
+                } else if remote_error.is_some() {
+                    report(syn::Error::new(attr.span(), "duplicate `#[remote_error]`"));
+                } else {
+                    remote_error = Some(attr.span());
+                }
             } else {
                 kept.push(attr);
             }
@@ -115,6 +126,7 @@ pub(crate) fn parse(args: TokenStream, item: TokenStream) -> syn::Result<Service
             item: method.clone(),
             cmd,
             oneway,
+            remote_error,
         });
     }
     Ok(Service {
