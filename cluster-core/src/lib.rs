@@ -55,3 +55,4 @@ pub use crate::node::{Node, NodeStats, ShutdownReport};
 pub use crate::peer::Peer;
 pub use crate::trace::deadline;
 pub use crate::wire::WireFormat;
+pub use crate::wire::ext::CAPABILITY as EXTENSION_CAPABILITY;

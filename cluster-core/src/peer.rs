@@ -80,6 +80,8 @@ enum Origin {
         connecting: tokio::sync::Mutex<()>,
         /// Keeps the node alive while the peer is.
         _node: Arc<dyn Any + Send + Sync>,
+        /// Whether its connections open with a hello (the extension).
+        hello: bool,
     },
     Inbound(SocketAddr),
 }
@@ -97,6 +99,7 @@ impl Peer {
         node: Arc<dyn Endpoint>,
         keep: Arc<dyn Any + Send + Sync>,
         addr: &str,
+        hello: bool,
     ) -> Self {
         Self::new(
             shared,
@@ -105,6 +108,7 @@ impl Peer {
                 dialer: Dialer::new(addr, shared.config.dialing),
                 connecting: tokio::sync::Mutex::new(()),
                 _node: keep,
+                hello,
             },
         )
     }
@@ -333,7 +337,7 @@ impl Peer {
             self.inner.shared.config.first_session,
         );
         // Before anyone can use it: the hello must be its first frame.
-        if !hold && self.inner.shared.config.extension_peers {
+        if let Origin::Outbound { hello: true, .. } = self.inner.origin {
             if let Err(error) = conn.send_hello() {
                 tracing::debug!(conn = conn.id, %error, "hello not sent");
             }

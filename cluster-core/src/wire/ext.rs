@@ -19,6 +19,9 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use crate::error::ProtocolError;
 pub use crate::error::Status;
 
+/// The capability a node's directory record lists when it answers hellos,
+/// so that nodes calling it by name dial it with one.
+pub const CAPABILITY: &str = "cluster-ext/1";
 /// The command id of the hello. Above every id silly's tooling allocates.
 pub const HELLO_CMD: u32 = 0xFFFF_FF00;
 /// The command id of a cancel notice.
