@@ -301,37 +301,41 @@ async fn requests_during_shutdown_answer_shutting_down() {
     shutdown.await.expect("join");
 }
 
-#[tokio::test]
-async fn a_deadline_is_inherited_across_three_hops() {
-    // c → b → a; a reports the deadline it sees, b forwards without a
-    // timeout of its own (its default is long).
-    let a = Node::builder()
-        .handler(|_req: Request| async move {
-            let left =
-                cluster_core::deadline().map(|d| d.saturating_duration_since(Instant::now()));
-            Some(Bytes::from(format!(
-                "{}",
-                left.map_or(0, |l| l.as_millis())
-            )))
-        })
-        .build();
-    let a_listener = a.listen("127.0.0.1:0").expect("bind");
-    let to_a = Arc::new(std::sync::OnceLock::<Peer>::new());
-    let b = Node::builder()
+/// A node that forwards every request to `next` with a call timeout of
+/// an hour of its own, and the listener it serves on.
+async fn forwarder(next: &Listener) -> (Node, Listener) {
+    let to_next = Arc::new(std::sync::OnceLock::<Peer>::new());
+    let node = Node::builder()
         .extension_peers(true)
         .timeout(Duration::from_secs(3600))
         .handler({
-            let to_a = to_a.clone();
+            let to_next = to_next.clone();
             move |req: Request| {
-                let to_a = to_a.get().cloned();
-                async move { to_a?.call(req.cmd, req.body).await.ok() }
+                let to_next = to_next.get().cloned();
+                async move { to_next?.call(req.cmd, req.body).await.ok() }
             }
         })
         .build();
-    let _ = to_a.set(b.connect(&addr(&a_listener)).await);
-    let b_listener = b.listen("127.0.0.1:0").expect("bind");
-    let c = Node::builder().extension_peers(true).build();
-    let to_b = c.connect(&addr(&b_listener)).await;
+    let _ = to_next.set(node.connect(&addr(next)).await);
+    let listener = node.listen("127.0.0.1:0").expect("bind");
+    (node, listener)
+}
+
+#[tokio::test]
+async fn a_deadline_is_inherited_across_three_hops() {
+    // caller → b → c → last: last reports the time it has left; b and c
+    // would each give it an hour of their own.
+    let last = Node::builder()
+        .handler(|_req: Request| async move {
+            let left = cluster_core::deadline()?.saturating_duration_since(Instant::now());
+            Some(Bytes::from(left.as_millis().to_string()))
+        })
+        .build();
+    let last_listener = last.listen("127.0.0.1:0").expect("bind");
+    let (_c, c_listener) = forwarder(&last_listener).await;
+    let (_b, b_listener) = forwarder(&c_listener).await;
+    let caller = Node::builder().extension_peers(true).build();
+    let to_b = caller.connect(&addr(&b_listener)).await;
     let seen = to_b
         .call_timeout(1, "x", Duration::from_secs(8))
         .await
@@ -340,7 +344,10 @@ async fn a_deadline_is_inherited_across_three_hops() {
         .expect("utf8")
         .parse()
         .expect("number");
-    assert!(ms > 0 && ms <= 8000, "a saw {ms} ms left, not b's hour");
+    assert!(
+        ms > 0 && ms <= 8000,
+        "the last hop saw {ms} ms left, not an hour"
+    );
 }
 
 #[tokio::test]
