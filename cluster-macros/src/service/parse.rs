@@ -102,20 +102,12 @@ pub(crate) fn parse(args: TokenStream, item: TokenStream) -> syn::Result<Service
                     Err(e) => report(e),
                 }
             } else if attr.path().is_ident("oneway") {
-                if let Err(e) = attr.meta.require_path_only() {
+                if let Err(e) = set_flag(&attr, &mut oneway, "oneway") {
                     report(e);
-                } else if oneway.is_some() {
-                    report(syn::Error::new(attr.span(), "duplicate `#[oneway]`"));
-                } else {
-                    oneway = Some(attr.span());
                 }
             } else if attr.path().is_ident("remote_error") {
-                if let Err(e) = attr.meta.require_path_only() {
+                if let Err(e) = set_flag(&attr, &mut remote_error, "remote_error") {
                     report(e);
-                } else if remote_error.is_some() {
-                    report(syn::Error::new(attr.span(), "duplicate `#[remote_error]`"));
-                } else {
-                    remote_error = Some(attr.span());
                 }
             } else {
                 kept.push(attr);
@@ -135,6 +127,19 @@ pub(crate) fn parse(args: TokenStream, item: TokenStream) -> syn::Result<Service
         item,
         methods,
     })
+}
+
+/// Records a bare flag attribute such as `#[oneway]` in `flag`, at most once.
+fn set_flag(attr: &Attribute, flag: &mut Option<Span>, name: &str) -> syn::Result<()> {
+    attr.meta.require_path_only()?;
+    if flag.is_some() {
+        return Err(syn::Error::new(
+            attr.span(),
+            format!("duplicate `#[{name}]`"),
+        ));
+    }
+    *flag = Some(attr.span());
+    Ok(())
 }
 
 fn parse_cmd(attr: &Attribute) -> syn::Result<Cmd> {
