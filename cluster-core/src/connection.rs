@@ -38,17 +38,15 @@ use crate::shared::Shared;
 use crate::sync::lock;
 
 use dispatch::Handlers;
-pub(crate) use dispatch::{BoxedHandling, RequestHead, Run};
+pub(crate) use dispatch::{RequestHead, Run, Waiting};
 use writer::WriteQueue;
 
 /// What a connection serves its requests with and reports its end to: its
 /// peer.
 pub(crate) trait Owner: Send + Sync {
-    /// The handling of a request, made with [`Run::wrap`]; `None` drops it.
-    fn serve(self: Arc<Self>, head: RequestHead, body: Bytes, run: Run) -> Option<BoxedHandling>;
-    /// Whether requests of `cmd` are one-way: their handlers run to the end
-    /// even when the connection closes.
-    fn is_oneway(&self, cmd: u32) -> bool;
+    /// Handles a request as far as it goes at once (with [`Run::start`]);
+    /// what must wait comes back.
+    fn serve(self: Arc<Self>, head: RequestHead, body: Bytes, run: Run<'_>) -> Option<Waiting>;
     /// Called once, when the connection ends. `local`: it was closed from
     /// this side.
     fn lost(self: Arc<Self>, conn: &Connection, reason: &Error, local: bool);

@@ -4,9 +4,9 @@ use std::future::Future;
 
 use bytes::Bytes;
 
-use crate::connection::{BoxedHandling, Run};
+use crate::connection::{Run, Waiting};
 use crate::peer::Peer;
-use crate::trace;
+use crate::trace::Current;
 
 /// One incoming request.
 #[derive(Debug, Clone)]
@@ -74,22 +74,18 @@ where
 
 /// [`Handler`] behind a pointer: the node stores one of these.
 pub(crate) trait DynHandler: Send + Sync + 'static {
-    /// The handling of `req` inside its context (caller and trace id), as
-    /// `run` completes it.
-    fn serve(&self, req: Request, run: Run) -> BoxedHandling;
-    fn oneway(&self, cmd: u32) -> bool;
+    /// Handles `req` inside its context (caller and trace id) as far as it
+    /// goes at once; what must wait comes back, for a task to finish.
+    fn serve(&self, req: Request, run: Run<'_>) -> Option<Waiting>;
 }
 
 impl<H: Handler> DynHandler for H {
-    fn serve(&self, req: Request, run: Run) -> BoxedHandling {
-        let trace_id = req.trace_id;
-        let caller = req.peer.caller();
-        // Even the synchronous part of a handler sees its context.
-        let fut = trace::enter(trace_id, caller.clone(), || self.handle(req));
-        run.wrap(trace::handling(trace_id, caller, fut))
-    }
-
-    fn oneway(&self, cmd: u32) -> bool {
-        self.is_oneway(cmd)
+    fn serve(&self, req: Request, run: Run<'_>) -> Option<Waiting> {
+        let (cmd, current) = (req.cmd, Current::new(req.trace_id, Some(req.peer.caller())));
+        let handling = run.start(current, || self.handle(req))?;
+        Some(Waiting {
+            handling,
+            oneway: self.is_oneway(cmd),
+        })
     }
 }

@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::connection::{BoxedHandling, Connection, End, RequestHead, Run};
+use crate::connection::{Connection, End, RequestHead, Run, Waiting};
 use crate::error::{Error, Result};
 use crate::handler::{DynHandler, Request};
 use crate::listener::Listener;
@@ -382,7 +382,7 @@ impl NodeInner {
 }
 
 impl Endpoint for NodeInner {
-    fn serve(&self, peer: Peer, head: RequestHead, body: Bytes, run: Run) -> BoxedHandling {
+    fn serve(&self, peer: Peer, head: RequestHead, body: Bytes, run: Run<'_>) -> Option<Waiting> {
         let req = Request {
             cmd: head.cmd,
             session: head.session,
@@ -391,10 +391,6 @@ impl Endpoint for NodeInner {
             peer,
         };
         self.handler.serve(req, run)
-    }
-
-    fn is_oneway(&self, cmd: u32) -> bool {
-        self.handler.oneway(cmd)
     }
 
     fn connected(&self, conn: &Arc<Connection>) {

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::connection::{BoxedHandling, Connection, End, Owner, RequestHead, Run};
+use crate::connection::{Connection, End, Owner, RequestHead, Run, Waiting};
 use crate::error::{Error, Result};
 use crate::reconnect::Dialer;
 use crate::session::Reply;
@@ -30,8 +30,7 @@ use crate::trace::{self, Caller};
 /// What a peer needs of its node: serving requests, and hearing of
 /// connections that come and go.
 pub(crate) trait Endpoint: Send + Sync {
-    fn serve(&self, peer: Peer, head: RequestHead, body: Bytes, run: Run) -> BoxedHandling;
-    fn is_oneway(&self, cmd: u32) -> bool;
+    fn serve(&self, peer: Peer, head: RequestHead, body: Bytes, run: Run<'_>) -> Option<Waiting>;
     /// A connection of `peer` was made.
     fn connected(&self, conn: &Arc<Connection>);
     /// The remote side closed a connection of `peer`, or it failed.
@@ -369,13 +368,9 @@ impl PeerShared {
 }
 
 impl Owner for PeerShared {
-    fn serve(self: Arc<Self>, head: RequestHead, body: Bytes, run: Run) -> Option<BoxedHandling> {
+    fn serve(self: Arc<Self>, head: RequestHead, body: Bytes, run: Run<'_>) -> Option<Waiting> {
         let node = self.node.clone();
-        Some(node.serve(Peer { inner: self }, head, body, run))
-    }
-
-    fn is_oneway(&self, cmd: u32) -> bool {
-        self.node.is_oneway(cmd)
+        node.serve(Peer { inner: self }, head, body, run)
     }
 
     fn lost(self: Arc<Self>, conn: &Connection, reason: &Error, local: bool) {
