@@ -39,24 +39,22 @@ use crate::shared::Shared;
 use crate::sync::lock;
 
 use dispatch::Handlers;
-pub(crate) use dispatch::{BoxedHandling, Deadline, RequestHead, Run};
+pub(crate) use dispatch::{Deadline, RequestHead, Run, Waiting};
 use extension::Extension;
 use writer::WriteQueue;
 
 /// What a connection serves its requests with and reports its end to: its
 /// peer.
 pub(crate) trait Owner: Send + Sync {
-    /// The handling of a request, made with [`Run::wrap`]; `None` drops it.
+    /// Handles a request as far as it goes at once (with [`Run::start`]);
+    /// what must wait comes back.
     fn serve(
         self: Arc<Self>,
         head: RequestHead,
         deadline: Deadline,
         body: Bytes,
-        run: Run,
-    ) -> Option<BoxedHandling>;
-    /// Whether requests of `cmd` are one-way: their handlers run to the end
-    /// even when the connection closes.
-    fn is_oneway(&self, cmd: u32) -> bool;
+        run: Run<'_>,
+    ) -> Option<Waiting>;
     /// Called once, when the connection ends. `local`: it was closed from
     /// this side.
     fn lost(self: Arc<Self>, conn: &Connection, reason: &Error, local: bool);
@@ -183,9 +181,9 @@ impl Connection {
         self.open.load(Ordering::Acquire)
     }
 
-    /// Queues a request frame for writing. Whether it carries the
-    /// extension is decided under the queue's lock, where the agreement
-    /// switches it on.
+    /// Queues a request frame for writing.
+    /// Whether it carries the extension is decided under the queue's lock,
+    /// where the agreement switches it on.
     pub(crate) fn write_request(
         &self,
         head: RequestHead,

@@ -3,12 +3,11 @@
 use std::future::Future;
 
 use bytes::Bytes;
-use futures_util::FutureExt;
 
-use crate::connection::{BoxedHandling, Deadline, Run};
+use crate::connection::{Deadline, Run, Waiting};
 use crate::error::Status;
 use crate::peer::Peer;
-use crate::trace;
+use crate::trace::Current;
 
 /// One incoming request.
 #[derive(Debug, Clone)]
@@ -87,31 +86,26 @@ where
 
 /// [`Handler`] behind a pointer: the node stores one of these.
 pub(crate) trait DynHandler: Send + Sync + 'static {
-    /// The handling of `req` inside its context (caller and trace id), as
-    /// `run` completes it.
-    fn serve(&self, req: Request, deadline: Deadline, run: Run) -> BoxedHandling;
-    fn oneway(&self, cmd: u32) -> bool;
+    /// Handles `req` inside its context (caller and trace id) as far as it
+    /// goes at once; what must wait comes back, for a task to finish.
+    fn serve(&self, req: Request, deadline: Deadline, run: Run<'_>) -> Option<Waiting>;
 }
 
 impl<H: Handler> DynHandler for H {
-    fn serve(&self, req: Request, deadline: Deadline, run: Run) -> BoxedHandling {
-        let trace_id = req.trace_id;
-        let caller = req.peer.caller();
-        // Even the synchronous part of a handler sees its context.
-        let fut = trace::enter(trace_id, caller.clone(), deadline, || self.handle(req));
-        match run.cancel_at(deadline) {
+    fn serve(&self, req: Request, deadline: Deadline, run: Run<'_>) -> Option<Waiting> {
+        let caller = Some(req.peer.caller());
+        let (cmd, current) = (req.cmd, Current::new(req.trace_id, caller, deadline));
+        let handling = match run.cancel_at(deadline) {
             // Past its caller's deadline, no one waits for its response.
-            Some(at) => {
-                let bounded = tokio::time::timeout_at(at, fut)
-                    .map(Result::ok)
-                    .map(Option::flatten);
-                run.wrap(trace::handling(trace_id, caller, deadline, bounded))
-            }
-            None => run.wrap(trace::handling(trace_id, caller, deadline, fut)),
-        }
-    }
-
-    fn oneway(&self, cmd: u32) -> bool {
-        self.is_oneway(cmd)
+            Some(at) => run.start(current, || {
+                let fut = self.handle(req);
+                async move { tokio::time::timeout_at(at, fut).await.ok().flatten() }
+            }),
+            None => run.start(current, || self.handle(req)),
+        }?;
+        Some(Waiting {
+            handling,
+            oneway: self.is_oneway(cmd),
+        })
     }
 }

@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::connection::{BoxedHandling, Connection, Deadline, End, RequestHead, Run};
+use crate::connection::{Connection, Deadline, End, RequestHead, Run, Waiting};
 use crate::error::{Error, Result};
 use crate::handler::{DynHandler, Request};
 use crate::listener::Listener;
@@ -409,8 +409,8 @@ impl Endpoint for NodeInner {
         head: RequestHead,
         deadline: Deadline,
         body: Bytes,
-        run: Run,
-    ) -> BoxedHandling {
+        run: Run<'_>,
+    ) -> Option<Waiting> {
         let req = Request {
             cmd: head.cmd,
             session: head.session,
@@ -419,10 +419,6 @@ impl Endpoint for NodeInner {
             peer,
         };
         self.handler.serve(req, deadline, run)
-    }
-
-    fn is_oneway(&self, cmd: u32) -> bool {
-        self.handler.oneway(cmd)
     }
 
     fn connected(&self, conn: &Arc<Connection>) {

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::connection::{BoxedHandling, Connection, Deadline, End, Owner, RequestHead, Run};
+use crate::connection::{Connection, Deadline, End, Owner, RequestHead, Run, Waiting};
 use crate::error::{Error, Result, Status};
 use crate::reconnect::Dialer;
 use crate::session::Reply;
@@ -36,9 +36,8 @@ pub(crate) trait Endpoint: Send + Sync {
         head: RequestHead,
         deadline: Deadline,
         body: Bytes,
-        run: Run,
-    ) -> BoxedHandling;
-    fn is_oneway(&self, cmd: u32) -> bool;
+        run: Run<'_>,
+    ) -> Option<Waiting>;
     /// A connection of `peer` was made.
     fn connected(&self, conn: &Arc<Connection>);
     /// The remote side closed a connection of `peer`, or it failed.
@@ -399,14 +398,10 @@ impl Owner for PeerShared {
         head: RequestHead,
         deadline: Deadline,
         body: Bytes,
-        run: Run,
-    ) -> Option<BoxedHandling> {
+        run: Run<'_>,
+    ) -> Option<Waiting> {
         let node = self.node.clone();
-        Some(node.serve(Peer { inner: self }, head, deadline, body, run))
-    }
-
-    fn is_oneway(&self, cmd: u32) -> bool {
-        self.node.is_oneway(cmd)
+        node.serve(Peer { inner: self }, head, deadline, body, run)
     }
 
     fn lost(self: Arc<Self>, conn: &Connection, reason: &Error, local: bool) {

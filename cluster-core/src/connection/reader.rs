@@ -43,7 +43,6 @@ const TINY_READ: usize = 1024;
 const PROBE: Duration = Duration::from_millis(200);
 
 pub(super) async fn run(conn: Arc<Connection>, mut rd: OwnedReadHalf) {
-    conn.handlers.reader_started();
     let mut admission = Admission::new(&conn);
     match read_frames(&conn, &mut admission, &mut rd).await {
         Ok(()) => {
