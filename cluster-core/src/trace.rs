@@ -20,6 +20,8 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use tokio::time::Instant;
+
 thread_local! {
     /// The current trace and, inside a handler, its caller, while a task
     /// that has one is polled. Swapped in and out as tokio's task-locals
@@ -36,11 +38,17 @@ pub(crate) type Caller = Arc<dyn Any + Send + Sync>;
 pub(crate) struct Current {
     trace_id: u64,
     caller: Option<Caller>,
+    /// When the caller of the request being handled gives up, if it said.
+    deadline: Option<Instant>,
 }
 
 impl Current {
-    pub(crate) fn new(trace_id: u64, caller: Option<Caller>) -> Self {
-        Self { trace_id, caller }
+    pub(crate) fn new(trace_id: u64, caller: Option<Caller>, deadline: Option<Instant>) -> Self {
+        Self {
+            trace_id,
+            caller,
+            deadline,
+        }
     }
 }
 
@@ -77,9 +85,16 @@ pub fn current() -> Option<u64> {
 /// so a task spawned with it still knows the request it serves.
 pub fn scope<F: Future>(trace_id: u64, fut: F) -> impl Future<Output = F::Output> {
     Scoped {
-        current: Some(Current::new(trace_id, caller())),
+        current: Some(Current::new(trace_id, caller(), deadline())),
         fut,
     }
+}
+
+/// When the caller of the request the current task handles gives up, if
+/// its caller said (only between nodes that agreed on the extension, see
+/// PROTOCOL.md). Calls made from the task end by then at the latest.
+pub fn deadline() -> Option<Instant> {
+    with_current(|current| current.deadline).flatten()
 }
 
 /// The caller of the request the current task handles, if any.

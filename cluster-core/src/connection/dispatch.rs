@@ -42,8 +42,10 @@ use std::task::{Context, Poll, Waker};
 use bytes::Bytes;
 use tokio::sync::Notify;
 use tokio::task::{AbortHandle, Id};
+use tokio::time::Instant;
 
 use super::Connection;
+use crate::error::Status;
 use crate::sync::lock;
 use crate::trace::{self, Current};
 
@@ -62,6 +64,10 @@ pub(crate) struct RequestHead {
     pub(crate) trace_id: u64,
 }
 
+/// When the caller of a request gives up, if it said (the extension). Kept
+/// out of [`RequestHead`], which a waiting handler holds for its whole run.
+pub(crate) type Deadline = Option<Instant>;
+
 /// A request's whole handling, as a task runs it.
 pub(crate) type BoxedHandling = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -70,7 +76,7 @@ pub(crate) type BoxedHandling = Pin<Box<dyn Future<Output = ()> + Send>>;
 pub(super) struct Admission {
     conn: Arc<Connection>,
     limit: usize,
-    waiting: VecDeque<(RequestHead, Bytes)>,
+    waiting: VecDeque<(RequestHead, Deadline, Bytes)>,
     bytes: usize,
 }
 
@@ -86,7 +92,7 @@ impl Admission {
 
     /// Starts the request now if nothing queues before it and slots are
     /// free, or queues it.
-    pub(super) fn admit(&mut self, head: RequestHead, body: Bytes) {
+    pub(super) fn admit(&mut self, head: RequestHead, deadline: Deadline, body: Bytes) {
         if self.conn.shared.is_draining() {
             tracing::debug!(
                 conn = self.conn.id,
@@ -94,15 +100,22 @@ impl Admission {
                 session = head.session,
                 "node shutting down: request dropped"
             );
+            self.conn
+                .write_status(head.session, Status::ShuttingDown, "node shutting down");
             return;
         }
         if self.waiting.is_empty() && self.take_slot() {
-            start(&self.conn, head, body);
+            start(&self.conn, head, deadline, body);
+        } else if self.is_full() && self.conn.ext.receives() {
+            // A caller that can be told is told at once, rather than held
+            // up by a pause in reading.
+            self.conn
+                .write_status(head.session, Status::Overloaded, self.exhausted());
         } else {
             self.conn.shared.budget.queued();
             self.conn.shared.budget.add_memory(body.len());
             self.bytes += body.len();
-            self.waiting.push_back((head, body));
+            self.waiting.push_back((head, deadline, body));
         }
     }
 
@@ -114,6 +127,15 @@ impl Admission {
     fn take_slot(&self) -> bool {
         self.conn.handlers.running.load(Ordering::Acquire) < self.limit
             && self.conn.shared.budget.may_run()
+    }
+
+    /// The name of the limit that holds requests back.
+    fn exhausted(&self) -> &'static str {
+        if self.conn.handlers.running.load(Ordering::Acquire) >= self.limit {
+            "max_concurrent_requests"
+        } else {
+            "max_handlers"
+        }
     }
 
     /// Resolves when a slot may have come free.
@@ -136,13 +158,13 @@ impl Admission {
     /// Starts queued requests while slots are free.
     pub(super) fn start_waiting(&mut self) {
         while !self.waiting.is_empty() && self.take_slot() {
-            let Some((head, body)) = self.waiting.pop_front() else {
+            let Some((head, deadline, body)) = self.waiting.pop_front() else {
                 return;
             };
             let budget = &self.conn.shared.budget;
             self.bytes -= body.len();
             budget.sub_memory(body.len());
-            start(&self.conn, head, body);
+            start(&self.conn, head, deadline, body);
             budget.unqueued();
         }
     }
@@ -174,7 +196,7 @@ impl Drop for Admission {
 
 /// Calls the handler for a request that may take slots, and runs it as far
 /// as it goes at once; spawns what must wait.
-fn start(conn: &Arc<Connection>, head: RequestHead, body: Bytes) {
+fn start(conn: &Arc<Connection>, head: RequestHead, deadline: Deadline, body: Bytes) {
     let span = request_span(head);
     let entered = span.as_ref().map(tracing::Span::enter);
     let Some(owner) = conn.owner() else {
@@ -188,12 +210,12 @@ fn start(conn: &Arc<Connection>, head: RequestHead, body: Bytes) {
     };
     // A panic in making the handler's future is caught as one in polling
     // it is (by `step`).
-    let started = catch_unwind(AssertUnwindSafe(|| owner.serve(head, body, run)));
+    let started = catch_unwind(AssertUnwindSafe(|| owner.serve(head, deadline, body, run)));
     drop(entered);
     match started {
-        Ok(Some(waiting)) => conn.handlers.spawn(conn, waiting),
+        Ok(Some(waiting)) => conn.handlers.spawn(conn, head.session, waiting),
         Ok(None) => {}
-        Err(panic) => log_panic(head, &*panic),
+        Err(panic) => panicked(conn, head, &*panic),
     }
 }
 
@@ -215,6 +237,12 @@ pub(crate) struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// When the handler is to be cancelled: its caller's deadline, unless
+    /// the node lets abandoned handlers run.
+    pub(crate) fn cancel_at(&self, deadline: Deadline) -> Deadline {
+        deadline.filter(|_| self.conn.shared.config.cancel_abandoned)
+    }
+
     /// Makes the handler's future with `make` and polls it once, both in
     /// `current`, the request's context; a handler that finishes there
     /// costs no task and no counting. One that waits takes its slots and
@@ -327,7 +355,7 @@ where
     match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
         Ok(Poll::Pending) => return Poll::Pending,
         Ok(Poll::Ready(response)) => respond(conn, head, response),
-        Err(panic) => log_panic(head, &*panic),
+        Err(panic) => panicked(conn, head, &*panic),
     }
     Poll::Ready(())
 }
@@ -342,14 +370,12 @@ fn respond(conn: &Connection, head: RequestHead, response: Option<Bytes>) {
     }
 }
 
-fn log_panic(head: RequestHead, panic: &(dyn Any + Send)) {
+/// Logs a handler's panic, and tells its caller if the extension is on.
+fn panicked(conn: &Connection, head: RequestHead, panic: &(dyn Any + Send)) {
     let RequestHead { cmd, session, .. } = head;
-    tracing::error!(
-        cmd,
-        session,
-        panic = panic_message(panic),
-        "handler panicked"
-    );
+    let message = panic_message(panic);
+    tracing::error!(cmd, session, panic = message, "handler panicked");
+    conn.write_status(session, Status::Panicked, message);
 }
 
 /// The handlers of one connection: how many run, the tasks of those that
@@ -361,8 +387,9 @@ pub(super) struct Handlers {
     freed: Notify,
     /// The last handler ended.
     idle: Notify,
-    /// The tasks of handlers that wait, by task id, and whether one-way.
-    tasks: Mutex<HashMap<Id, (AbortHandle, bool)>>,
+    /// The tasks of handlers that wait, by task id: whether one-way, and
+    /// the session they answer (for cancel notices).
+    tasks: Mutex<HashMap<Id, (AbortHandle, bool, u32)>>,
     /// Set once the connection closed: handlers (not one-way) started
     /// after that are cancelled at once.
     cancelled: AtomicBool,
@@ -381,7 +408,7 @@ impl Handlers {
 
     /// Runs `fut` in a task registered under its id. Under the lock, so
     /// that a task that ends at once finds itself registered.
-    fn spawn(&self, conn: &Arc<Connection>, waiting: Waiting) {
+    fn spawn(&self, conn: &Arc<Connection>, session: u32, waiting: Waiting) {
         let Waiting { handling, oneway } = waiting;
         let mut tasks = lock(&self.tasks);
         let task = tokio::spawn(Spawned {
@@ -391,7 +418,7 @@ impl Handlers {
         if !oneway && self.cancelled.load(Ordering::Acquire) {
             task.abort();
         }
-        tasks.insert(task.id(), (task.abort_handle(), oneway));
+        tasks.insert(task.id(), (task.abort_handle(), oneway, session));
     }
 
     /// Cancels the running handlers, one-way ones only if `oneway_too`.
@@ -399,8 +426,19 @@ impl Handlers {
         self.cancelled.store(true, Ordering::Release);
         // Aborting only schedules the task's cancellation: nothing runs
         // under the lock.
-        for (task, oneway) in lock(&self.tasks).values() {
+        for (task, oneway, _) in lock(&self.tasks).values() {
             if oneway_too || !oneway {
+                task.abort();
+            }
+        }
+    }
+
+    /// Cancels the handler answering `session`, unless it is one-way. A
+    /// scan: cancel notices are rare, and an index would cost every
+    /// request.
+    pub(super) fn cancel_session(&self, session: u32) {
+        for (task, oneway, answers) in lock(&self.tasks).values() {
+            if *answers == session && !oneway {
                 task.abort();
             }
         }
