@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use cluster_codec::{Codec, Decode, Encode};
-use cluster_core::Request;
+use cluster_core::{Request, Status};
 
 use crate::service::Service;
 
@@ -26,6 +26,7 @@ pub fn handle<S: Service>(
                     session = req.session,
                     "unknown command: no response"
                 );
+                req.refuse(Status::UnknownCommand, &format!("command {}", req.cmd));
                 None
             }
         }
@@ -39,6 +40,7 @@ pub fn decode_request<C: Codec, T: Decode<C>>(req: &Request) -> Option<T> {
         Ok(value) => Some(value),
         Err(error) => {
             tracing::warn!(cmd = req.cmd, session = req.session, codec = C::NAME, %error, "request does not decode: no response");
+            req.refuse(Status::BadRequest, &error.to_string());
             None
         }
     }
@@ -55,6 +57,15 @@ pub fn encode_response<C: Codec, T: Encode<C>>(cmd: u32, session: u32, value: &T
             None
         }
     }
+}
+
+/// Answers a `#[remote_error]` method's `Err` as an application status:
+/// its caller's call fails with [`cluster_core::Error::Remote`] carrying
+/// the error's message. On a connection without the extension nothing is
+/// sent, as silly would.
+pub fn refuse(req: &Request, error: &impl std::fmt::Display) -> Option<Bytes> {
+    req.refuse(Status::Application, &error.to_string());
+    None
 }
 
 /// Wraps a codec error for [`cluster_core::Error`].

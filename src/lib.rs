@@ -90,6 +90,21 @@
 //! takes one zproto request message and returns its response message (or
 //! nothing, one-way), so that silly nodes can call it and be called.
 //!
+//! # Errors between cluster nodes
+//!
+//! A method returning `Result<T, E>` sends the whole `Result` as its value:
+//! the client gets `Ok(Err(e))`. With `#[remote_error]` on the method (and
+//! `E: Display`), only `T` travels as a value and an `Err` is answered as
+//! an application status: the client's call fails with
+//! `Error::Remote { status: Status::Application, message }`, `message`
+//! being the error's `Display`. Status replies need a connection that
+//! agreed on the extension ([`NodeBuilder::extension_peers`], PROTOCOL.md);
+//! on any other, as to a silly node, an `Err` of such a method sends
+//! nothing and its caller times out. On an agreed connection an unknown
+//! command and a body that does not decode answer with
+//! `Status::UnknownCommand` and `Status::BadRequest` too. Command ids
+//! `0xFFFF_FF00` and `0xFFFF_FF01` are the extension's.
+//!
 //! # Compile-time checks
 //!
 //! Each mistake is reported at its span: duplicate command ids; methods that
@@ -136,7 +151,7 @@ pub mod __private {
     pub use cluster_codec;
     pub use cluster_core;
 
-    pub use crate::dispatch::{decode_request, encode_response, handle};
+    pub use crate::dispatch::{decode_request, encode_response, handle, refuse};
     pub use crate::stub::{Body, call, send};
 }
 

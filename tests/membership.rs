@@ -29,12 +29,20 @@ impl Who for Named {
 
 /// Serves `Who` as `name`, registered in `dir`.
 async fn serve(dir: &StaticDirectory, name: &str) -> Membership {
+    serve_with(dir, name, &[]).await
+}
+
+/// [`serve`], with capabilities in its record.
+async fn serve_with(dir: &StaticDirectory, name: &str, caps: &[&str]) -> Membership {
     let node = Node::builder()
         .handler(WhoServer::new(Named(name.to_owned())))
         .build();
     let listener = node.listen("127.0.0.1:0").expect("listen");
-    let record = NodeRecord::new(name, listener.local_addr().to_string())
-        .service(service_info(WhoClient::SERVICE, WhoClient::COMMANDS));
+    let record = caps.iter().fold(
+        NodeRecord::new(name, listener.local_addr().to_string())
+            .service(service_info(WhoClient::SERVICE, WhoClient::COMMANDS)),
+        |record, cap| record.cap(*cap),
+    );
     Membership::builder(node)
         .backend(dir.clone())
         .register(record)
@@ -108,4 +116,43 @@ async fn a_typed_client_calls_through_any_call_target() {
     // The ids and the table are the service's, whatever the target.
     assert_eq!(WhoClient::COMMANDS[0].id, WhoClient::NAME);
     assert_eq!(WhoClient::SERVICE, "Who");
+}
+
+#[tokio::test]
+async fn a_node_whose_record_lists_the_extension_is_dialed_with_it() {
+    let dir = StaticDirectory::default();
+    let _plain = serve(&dir, "plain").await;
+    let _extended = serve_with(&dir, "extended", &[cluster::EXTENSION_CAPABILITY]).await;
+    let me = Membership::builder(Node::builder().build())
+        .backend(dir.clone())
+        .build()
+        .await
+        .unwrap();
+    // An unknown command answers with its status only where the record
+    // says the node speaks the extension.
+    let short = Some(Duration::from_millis(200));
+    let err = me
+        .named("extended")
+        .call(0xdead, Bytes::new(), short)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            cluster::membership::Error::Call(Error::Remote {
+                status: cluster::Status::UnknownCommand,
+                ..
+            })
+        ),
+        "{err}"
+    );
+    let err = me
+        .named("plain")
+        .call(0xdead, Bytes::new(), short)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, cluster::membership::Error::Call(Error::Timeout)),
+        "{err}"
+    );
 }

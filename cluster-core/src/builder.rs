@@ -44,6 +44,15 @@ pub struct NodeBuilder {
     dialing: Dialing,
     backlog: u32,
     cancel_on_close: bool,
+    extension: Extension,
+}
+
+/// The builder's extension settings, applied to [`Config`] once.
+#[derive(Clone, Copy)]
+struct Extension {
+    answer: bool,
+    dial: bool,
+    cancel: bool,
 }
 
 impl Node {
@@ -67,6 +76,11 @@ impl Default for NodeBuilder {
             dialing: Dialing::default(),
             backlog: DEFAULT_BACKLOG,
             cancel_on_close: true,
+            extension: Extension {
+                answer: true,
+                dial: false,
+                cancel: true,
+            },
         }
     }
 }
@@ -165,6 +179,33 @@ impl NodeBuilder {
         self
     }
 
+    /// Whether the node answers a hello, agreeing on the extension (status
+    /// replies, deadlines, cancel notices; see PROTOCOL.md) with a peer that
+    /// asks. A silly node never asks, so nothing changes for it. The
+    /// default is `true`.
+    pub fn extension(mut self, answer: bool) -> Self {
+        self.extension.answer = answer;
+        self
+    }
+
+    /// Whether connections this node dials open with a hello. Only for a
+    /// node whose every dialed peer is a `cluster` node with the extension
+    /// on: a silly node would log the hello as a request it cannot decode,
+    /// and a node with it off would not read the frames after it. The
+    /// default is `false`.
+    pub fn extension_peers(mut self, dial: bool) -> Self {
+        self.extension.dial = dial;
+        self
+    }
+
+    /// Whether a handler is cancelled when its caller's deadline passes or
+    /// its caller drops the call (a cancel notice), on connections with the
+    /// extension. The default is `true`.
+    pub fn cancel_abandoned(mut self, cancel: bool) -> Self {
+        self.extension.cancel = cancel;
+        self
+    }
+
     /// Builds the node. Nothing runs until it listens or connects.
     pub fn build(self) -> Node {
         let mut config = Config::new(self.timeout, self.wire, self.limits, self.node_id);
@@ -172,6 +213,9 @@ impl NodeBuilder {
         config.dialing = self.dialing;
         config.backlog = self.backlog;
         config.cancel_on_close = self.cancel_on_close;
+        config.extension = self.extension.answer;
+        config.extension_peers = self.extension.dial;
+        config.cancel_abandoned = self.extension.cancel;
         let handler = self.handler.unwrap_or_else(|| Box::new(no_handler));
         Node::from_parts(config, handler, self.on_accept, self.on_close)
     }

@@ -146,6 +146,13 @@ pub(crate) struct Config {
     pub(crate) cancel_on_close: bool,
     /// The session every new connection starts counting from.
     pub(crate) first_session: u32,
+    /// Whether a hello is answered (the extension, see PROTOCOL.md).
+    pub(crate) extension: bool,
+    /// Whether connections this node dials send a hello.
+    pub(crate) extension_peers: bool,
+    /// Whether a handler is cancelled when its caller's deadline passes or
+    /// its caller gives up (the extension).
+    pub(crate) cancel_abandoned: bool,
 }
 
 impl Config {
@@ -159,6 +166,9 @@ impl Config {
             backlog: DEFAULT_BACKLOG,
             cancel_on_close: true,
             first_session: 0,
+            extension: true,
+            extension_peers: false,
+            cancel_abandoned: true,
         }
     }
 }

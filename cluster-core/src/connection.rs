@@ -19,6 +19,7 @@
 //! call timeout, and then the connection ends.
 
 mod dispatch;
+mod extension;
 mod reader;
 mod writer;
 
@@ -38,17 +39,22 @@ use crate::sync::lock;
 use crate::transport::Stream;
 
 use dispatch::Handlers;
-pub(crate) use dispatch::{BoxedHandling, RequestHead, Run};
+pub(crate) use dispatch::{Deadline, RequestHead, Run, Waiting};
+use extension::Extension;
 use writer::WriteQueue;
 
 /// What a connection serves its requests with and reports its end to: its
 /// peer.
 pub(crate) trait Owner: Send + Sync {
-    /// The handling of a request, made with [`Run::wrap`]; `None` drops it.
-    fn serve(self: Arc<Self>, head: RequestHead, body: Bytes, run: Run) -> Option<BoxedHandling>;
-    /// Whether requests of `cmd` are one-way: their handlers run to the end
-    /// even when the connection closes.
-    fn is_oneway(&self, cmd: u32) -> bool;
+    /// Handles a request as far as it goes at once (with [`Run::start`]);
+    /// what must wait comes back.
+    fn serve(
+        self: Arc<Self>,
+        head: RequestHead,
+        deadline: Deadline,
+        body: Bytes,
+        run: Run<'_>,
+    ) -> Option<Waiting>;
     /// Called once, when the connection ends. `local`: it was closed from
     /// this side.
     fn lost(self: Arc<Self>, conn: &Connection, reason: &Error, local: bool);
@@ -80,6 +86,7 @@ pub(crate) struct Connection {
     writes: WriteQueue,
     shared: Arc<Shared>,
     handlers: Handlers,
+    ext: Extension,
     owner: OwnerRef,
     open: AtomicBool,
     state: Mutex<State>,
@@ -98,6 +105,10 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 impl SessionOwner for Arc<Connection> {
     fn sessions(&self) -> &Sessions {
         &self.sessions
+    }
+
+    fn abandoned(&self, session: u32) {
+        self.send_cancel(session);
     }
 }
 
@@ -123,6 +134,7 @@ impl Connection {
             writes: WriteQueue::new(shared.config.limits.write_queue, shared.budget.clone()),
             shared: shared.clone(),
             handlers: Handlers::default(),
+            ext: Extension::default(),
             owner,
             open: AtomicBool::new(true),
             state: Mutex::new(State {
@@ -170,17 +182,32 @@ impl Connection {
     }
 
     /// Queues a request frame for writing.
-    pub(crate) fn write_request(&self, head: RequestHead, body: &[u8]) -> Result<(), Error> {
+    /// Whether it carries the extension is decided under the queue's lock,
+    /// where the agreement switches it on.
+    pub(crate) fn write_request(
+        &self,
+        head: RequestHead,
+        deadline: Deadline,
+        body: &[u8],
+    ) -> Result<(), Error> {
         let codec = &self.shared.config.codec;
-        self.writes
-            .push(|buf| codec.encode_request(buf, head.session, head.cmd, head.trace_id, body))
+        self.writes.push(|buf| {
+            if self.ext.sends() {
+                return self.encode_ext_request(buf, head, deadline, body);
+            }
+            codec.encode_request(buf, head.session, head.cmd, head.trace_id, body)
+        })
     }
 
     /// Queues a response frame for writing.
     pub(crate) fn write_response(&self, session: u32, body: &[u8]) -> Result<(), Error> {
         let codec = &self.shared.config.codec;
-        self.writes
-            .push(|buf| codec.encode_response(buf, session, body))
+        self.writes.push(|buf| {
+            if self.ext.sends() {
+                return self.encode_ext_response(buf, session, body);
+            }
+            codec.encode_response(buf, session, body)
+        })
     }
 
     /// Bytes waiting to be written.

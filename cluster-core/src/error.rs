@@ -85,6 +85,15 @@ pub enum Error {
     /// Reading or writing the socket failed.
     #[error("io: {0}")]
     Io(Arc<io::Error>),
+    /// The remote node answered with a status instead of a value. Only
+    /// between nodes that agreed on the extension (see PROTOCOL.md).
+    #[error("remote: {status}: {message}")]
+    Remote {
+        /// What went wrong.
+        status: Status,
+        /// The remote node's words for it.
+        message: String,
+    },
 }
 
 impl From<io::Error> for Error {
@@ -118,9 +127,77 @@ pub enum ProtocolError {
         /// The configured hard limit.
         limit: usize,
     },
+    /// An extension body was shorter than its fixed part.
+    #[error("extension body of {len} bytes is too short")]
+    ShortExtension {
+        /// The body length.
+        len: usize,
+    },
     /// A frame was started but not completed within the read timeout.
     #[error("incomplete frame not finished within {0:?}")]
     ReadTimeout(Duration),
+}
+
+/// Why a remote node answered a call with no value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Status {
+    /// No handler knows the command.
+    UnknownCommand,
+    /// The request body did not decode.
+    BadRequest,
+    /// The handler panicked.
+    Panicked,
+    /// A limit of the remote node refused the request.
+    Overloaded,
+    /// The remote node is shutting down.
+    ShuttingDown,
+    /// The handler returned an application error.
+    Application,
+    /// A status this node does not know (a newer peer's).
+    Other(u8),
+}
+
+impl Status {
+    /// The status byte on the wire.
+    pub fn code(self) -> u8 {
+        match self {
+            Status::UnknownCommand => 1,
+            Status::BadRequest => 2,
+            Status::Panicked => 3,
+            Status::Overloaded => 4,
+            Status::ShuttingDown => 5,
+            Status::Application => 6,
+            Status::Other(code) => code,
+        }
+    }
+
+    /// The status of a status byte other than 0.
+    pub fn from_code(code: u8) -> Self {
+        match code {
+            1 => Status::UnknownCommand,
+            2 => Status::BadRequest,
+            3 => Status::Panicked,
+            4 => Status::Overloaded,
+            5 => Status::ShuttingDown,
+            6 => Status::Application,
+            other => Status::Other(other),
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Status::UnknownCommand => f.write_str("unknown command"),
+            Status::BadRequest => f.write_str("bad request"),
+            Status::Panicked => f.write_str("handler panicked"),
+            Status::Overloaded => f.write_str("overloaded"),
+            Status::ShuttingDown => f.write_str("shutting down"),
+            Status::Application => f.write_str("application error"),
+            Status::Other(code) => write!(f, "status {code}"),
+        }
+    }
 }
 
 /// `Result` with [`Error`].

@@ -4,9 +4,10 @@ use std::future::Future;
 
 use bytes::Bytes;
 
-use crate::connection::{BoxedHandling, Run};
+use crate::connection::{Deadline, Run, Waiting};
+use crate::error::Status;
 use crate::peer::Peer;
-use crate::trace;
+use crate::trace::Current;
 
 /// One incoming request.
 #[derive(Debug, Clone)]
@@ -23,6 +24,17 @@ pub struct Request {
     pub body: Bytes,
     /// The peer that sent the request, to call back over the same connection.
     pub peer: Peer,
+}
+
+impl Request {
+    /// Answers the request with `status` instead of a value: the caller's
+    /// call fails with [`crate::Error::Remote`] at once. Only on a
+    /// connection that agreed on the extension (see PROTOCOL.md); on any
+    /// other, as to a silly node, nothing is sent. The handler then returns
+    /// `None`.
+    pub fn refuse(&self, status: Status, message: &str) {
+        self.peer.refuse(self.session, status, message);
+    }
 }
 
 /// Serves requests. Each request is handled on its own: a slow handler
@@ -74,22 +86,26 @@ where
 
 /// [`Handler`] behind a pointer: the node stores one of these.
 pub(crate) trait DynHandler: Send + Sync + 'static {
-    /// The handling of `req` inside its context (caller and trace id), as
-    /// `run` completes it.
-    fn serve(&self, req: Request, run: Run) -> BoxedHandling;
-    fn oneway(&self, cmd: u32) -> bool;
+    /// Handles `req` inside its context (caller and trace id) as far as it
+    /// goes at once; what must wait comes back, for a task to finish.
+    fn serve(&self, req: Request, deadline: Deadline, run: Run<'_>) -> Option<Waiting>;
 }
 
 impl<H: Handler> DynHandler for H {
-    fn serve(&self, req: Request, run: Run) -> BoxedHandling {
-        let trace_id = req.trace_id;
-        let caller = req.peer.caller();
-        // Even the synchronous part of a handler sees its context.
-        let fut = trace::enter(trace_id, caller.clone(), || self.handle(req));
-        run.wrap(trace::handling(trace_id, caller, fut))
-    }
-
-    fn oneway(&self, cmd: u32) -> bool {
-        self.is_oneway(cmd)
+    fn serve(&self, req: Request, deadline: Deadline, run: Run<'_>) -> Option<Waiting> {
+        let caller = Some(req.peer.caller());
+        let (cmd, current) = (req.cmd, Current::new(req.trace_id, caller, deadline));
+        let handling = match run.cancel_at(deadline) {
+            // Past its caller's deadline, no one waits for its response.
+            Some(at) => run.start(current, || {
+                let fut = self.handle(req);
+                async move { tokio::time::timeout_at(at, fut).await.ok().flatten() }
+            }),
+            None => run.start(current, || self.handle(req)),
+        }?;
+        Some(Waiting {
+            handling,
+            oneway: self.is_oneway(cmd),
+        })
     }
 }

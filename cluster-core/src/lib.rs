@@ -49,9 +49,11 @@ pub mod wire;
 
 pub use crate::builder::NodeBuilder;
 pub use crate::config::{DEFAULT_TIMEOUT, Limits};
-pub use crate::error::{BoxError, Error, ProtocolError, Result};
+pub use crate::error::{BoxError, Error, ProtocolError, Result, Status};
 pub use crate::handler::{Handler, Request};
 pub use crate::listener::Listener;
 pub use crate::node::{Node, NodeStats, ShutdownReport};
 pub use crate::peer::Peer;
+pub use crate::trace::deadline;
 pub use crate::wire::WireFormat;
+pub use crate::wire::ext::CAPABILITY as EXTENSION_CAPABILITY;

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::connection::{BoxedHandling, Connection, End, RequestHead, Run};
+use crate::connection::{Connection, Deadline, End, RequestHead, Run, Waiting};
 use crate::error::{Error, Result};
 use crate::handler::{DynHandler, Request};
 use crate::listener::Listener;
@@ -179,14 +179,29 @@ impl Node {
     /// then retry the connection. While the peer is open, the same address
     /// gives the same peer.
     pub async fn connect(&self, addr: &str) -> Peer {
-        let peer = self.peer_for(addr);
+        let hello = self.inner().shared.config.extension_peers;
+        self.connect_as(addr, hello).await
+    }
+
+    /// [`Node::connect`] to a node known to speak the extension (see
+    /// PROTOCOL.md): a `cluster` node with it on, such as one whose
+    /// directory record lists [`crate::EXTENSION_CAPABILITY`]. Its
+    /// connections open with a hello, whatever
+    /// [`crate::NodeBuilder::extension_peers`] says. A handle already open
+    /// for `addr` is returned as it is.
+    pub async fn connect_extended(&self, addr: &str) -> Peer {
+        self.connect_as(addr, true).await
+    }
+
+    async fn connect_as(&self, addr: &str, hello: bool) -> Peer {
+        let peer = self.peer_for(addr, hello);
         if let Err(error) = peer.ensure_connected().await {
             tracing::warn!(addr, %error, "connect failed; calls will retry");
         }
         peer
     }
 
-    fn peer_for(&self, addr: &str) -> Peer {
+    fn peer_for(&self, addr: &str, hello: bool) -> Peer {
         let inner = self.inner();
         let mut peers = lock(&inner.peers);
         if let Some(peer) = peers.get(addr).and_then(WeakPeer::upgrade) {
@@ -194,7 +209,13 @@ impl Node {
                 return peer;
             }
         }
-        let peer = Peer::outbound(&inner.shared, inner.clone(), self.handle.clone(), addr);
+        let peer = Peer::outbound(
+            &inner.shared,
+            inner.clone(),
+            self.handle.clone(),
+            addr,
+            hello,
+        );
         peers.retain(|_, p| !p.is_dead());
         peers.insert(addr.to_owned(), peer.downgrade());
         peer
@@ -385,7 +406,14 @@ impl NodeInner {
 }
 
 impl Endpoint for NodeInner {
-    fn serve(&self, peer: Peer, head: RequestHead, body: Bytes, run: Run) -> BoxedHandling {
+    fn serve(
+        &self,
+        peer: Peer,
+        head: RequestHead,
+        deadline: Deadline,
+        body: Bytes,
+        run: Run<'_>,
+    ) -> Option<Waiting> {
         let req = Request {
             cmd: head.cmd,
             session: head.session,
@@ -393,11 +421,7 @@ impl Endpoint for NodeInner {
             body,
             peer,
         };
-        self.handler.serve(req, run)
-    }
-
-    fn is_oneway(&self, cmd: u32) -> bool {
-        self.handler.oneway(cmd)
+        self.handler.serve(req, deadline, run)
     }
 
     fn connected(&self, conn: &Arc<Connection>) {

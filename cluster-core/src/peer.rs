@@ -17,8 +17,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use crate::connection::{BoxedHandling, Connection, End, Owner, RequestHead, Run};
-use crate::error::{Error, Result};
+use crate::connection::{Connection, Deadline, End, Owner, RequestHead, Run, Waiting};
+use crate::error::{Error, Result, Status};
 use crate::reconnect::Dialer;
 use crate::session::Reply;
 use crate::shared::Shared;
@@ -29,8 +29,14 @@ use crate::transport::Stream;
 /// What a peer needs of its node: serving requests, and hearing of
 /// connections that come and go.
 pub(crate) trait Endpoint: Send + Sync {
-    fn serve(&self, peer: Peer, head: RequestHead, body: Bytes, run: Run) -> BoxedHandling;
-    fn is_oneway(&self, cmd: u32) -> bool;
+    fn serve(
+        &self,
+        peer: Peer,
+        head: RequestHead,
+        deadline: Deadline,
+        body: Bytes,
+        run: Run<'_>,
+    ) -> Option<Waiting>;
     /// A connection of `peer` was made.
     fn connected(&self, conn: &Arc<Connection>);
     /// The remote side closed a connection of `peer`, or it failed.
@@ -72,6 +78,8 @@ enum Origin {
         connecting: tokio::sync::Mutex<()>,
         /// Keeps the node alive while the peer is.
         _node: Arc<dyn Any + Send + Sync>,
+        /// Whether its connections open with a hello (the extension).
+        hello: bool,
     },
     /// Where the connection came from.
     Inbound(String),
@@ -90,6 +98,7 @@ impl Peer {
         node: Arc<dyn Endpoint>,
         keep: Arc<dyn Any + Send + Sync>,
         addr: &str,
+        hello: bool,
     ) -> Self {
         Self::new(
             shared,
@@ -98,6 +107,7 @@ impl Peer {
                 dialer: Dialer::new(addr, shared.config.dialing),
                 connecting: tokio::sync::Mutex::new(()),
                 _node: keep,
+                hello,
             },
         )
     }
@@ -180,7 +190,7 @@ impl Peer {
             session,
             trace_id,
         };
-        reply.owner().write_request(head, body)?;
+        reply.owner().write_request(head, Some(deadline), body)?;
         Ok(reply)
     }
 
@@ -202,7 +212,7 @@ impl Peer {
             session: conn.sessions.next_unregistered(),
             trace_id: trace::outgoing(self.inner.shared.config.node_id),
         };
-        conn.write_request(head, &body)
+        conn.write_request(head, None, &body)
     }
 
     /// Closes the peer: its connection is shut down (queued frames are still
@@ -326,9 +336,23 @@ impl Peer {
             hold,
             self.inner.shared.config.first_session,
         );
+        // Before anyone can use it: the hello must be its first frame.
+        if let Origin::Outbound { hello: true, .. } = self.inner.origin {
+            if let Err(error) = conn.send_hello() {
+                tracing::debug!(conn = conn.id, %error, "hello not sent");
+            }
+        }
         self.state().conn = Some(conn.clone());
         self.inner.node.connected(&conn);
         conn
+    }
+
+    /// Answers the request of `session` read from this peer with `status`,
+    /// if its connection agreed on the extension.
+    pub(crate) fn refuse(&self, session: u32, status: Status, message: &str) {
+        if let Ok(Some(conn)) = self.current() {
+            conn.write_status(session, status, message);
+        }
     }
 
     /// This peer, as the caller of the requests it sends.
@@ -370,13 +394,15 @@ impl PeerShared {
 }
 
 impl Owner for PeerShared {
-    fn serve(self: Arc<Self>, head: RequestHead, body: Bytes, run: Run) -> Option<BoxedHandling> {
+    fn serve(
+        self: Arc<Self>,
+        head: RequestHead,
+        deadline: Deadline,
+        body: Bytes,
+        run: Run<'_>,
+    ) -> Option<Waiting> {
         let node = self.node.clone();
-        Some(node.serve(Peer { inner: self }, head, body, run))
-    }
-
-    fn is_oneway(&self, cmd: u32) -> bool {
-        self.node.is_oneway(cmd)
+        node.serve(Peer { inner: self }, head, deadline, body, run)
     }
 
     fn lost(self: Arc<Self>, conn: &Connection, reason: &Error, local: bool) {
@@ -450,7 +476,9 @@ impl Future for Call<'_> {
                     body,
                     timeout,
                 } => {
-                    let deadline = deadline_after(timeout);
+                    // A call made for a caller gives up when its caller does.
+                    let own = deadline_after(timeout);
+                    let deadline = trace::deadline().map_or(own, |inherited| own.min(inherited));
                     self.state = match peer.current() {
                         Err(e) => return Poll::Ready(Err(e)),
                         Ok(Some(conn)) => {

@@ -30,7 +30,7 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::error::Error;
+use crate::error::{Error, Status};
 use crate::sync::lock;
 
 /// Sessions are 31-bit: the top bit of the session word is the ACK flag.
@@ -78,6 +78,12 @@ enum Slot {
         session: u32,
         body: Bytes,
     },
+    /// The remote node answered with a status (the extension).
+    Refused {
+        session: u32,
+        status: Status,
+        message: Bytes,
+    },
     /// The deadline passed before the response came.
     Expired {
         session: u32,
@@ -90,6 +96,7 @@ impl Slot {
             Slot::Free => None,
             Slot::Waiting { session, .. }
             | Slot::Answered { session, .. }
+            | Slot::Refused { session, .. }
             | Slot::Expired { session } => Some(*session),
         }
     }
@@ -145,6 +152,23 @@ impl Sessions {
 
     /// Hands a response to its call. Returns false if no call waits for it.
     pub(crate) fn complete(&self, session: u32, body: Bytes) -> bool {
+        self.settle(session, Slot::Answered { session, body })
+    }
+
+    /// Hands a status reply to its call. Returns false if no call waits
+    /// for it.
+    pub(crate) fn refuse(&self, session: u32, status: Status, message: Bytes) -> bool {
+        self.settle(
+            session,
+            Slot::Refused {
+                session,
+                status,
+                message,
+            },
+        )
+    }
+
+    fn settle(&self, session: u32, outcome: Slot) -> bool {
         let waker = {
             let mut table = self.lock();
             let Some(slot) = table.find(session) else {
@@ -155,7 +179,7 @@ impl Sessions {
                 return false;
             };
             let waker = waker.take();
-            *slot = Slot::Answered { session, body };
+            *slot = outcome;
             waker
         };
         if let Some(waker) = waker {
@@ -180,6 +204,12 @@ impl Sessions {
         }
         let outcome = match std::mem::take(slot) {
             Slot::Answered { body, .. } => Ok(body),
+            Slot::Refused {
+                status, message, ..
+            } => Err(Error::Remote {
+                status,
+                message: String::from_utf8_lossy(&message).into_owned(),
+            }),
             Slot::Expired { .. } => Err(Error::Timeout),
             Slot::Waiting { .. } | Slot::Free => Err(Error::Closed),
         };
@@ -348,6 +378,10 @@ impl Table {
 /// connection, for a call; the table itself, in tests.
 pub(crate) trait Owner {
     fn sessions(&self) -> &Sessions;
+    /// The call of `session` was given up before its response came.
+    fn abandoned(&self, session: u32) {
+        let _ = session;
+    }
 }
 
 impl Owner for &Sessions {
@@ -393,6 +427,7 @@ impl<T: Owner> Drop for Reply<T> {
     fn drop(&mut self) {
         if !self.done {
             self.owner.sessions().cancel(self.session);
+            self.owner.abandoned(self.session);
         }
     }
 }

@@ -12,24 +12,44 @@
 //! outside it unless wrapped in [`scope`].
 
 use std::any::Any;
+use std::cell::RefCell;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
+use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-tokio::task_local! {
-    /// The current trace and, inside a handler, its caller. One task-local
-    /// for both, as entering one costs about 100 instructions per poll.
-    static CURRENT: Current;
+use tokio::time::Instant;
+
+thread_local! {
+    /// The current trace and, inside a handler, its caller, while a task
+    /// that has one is polled. Swapped in and out as tokio's task-locals
+    /// are, but from a slot the caller owns, so that a request's handling
+    /// enters its context once for both making and first polling its
+    /// handler's future (each entry cost about 100 instructions).
+    static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
 }
 
 /// Who sent the request a task handles. Opaque here, so that trace ids sit
 /// below the peers that carry them; the context module knows its type.
 pub(crate) type Caller = Arc<dyn Any + Send + Sync>;
 
-struct Current {
+pub(crate) struct Current {
     trace_id: u64,
     caller: Option<Caller>,
+    /// When the caller of the request being handled gives up, if it said.
+    deadline: Option<Instant>,
+}
+
+impl Current {
+    pub(crate) fn new(trace_id: u64, caller: Option<Caller>, deadline: Option<Instant>) -> Self {
+        Self {
+            trace_id,
+            caller,
+            deadline,
+        }
+    }
 }
 
 /// Process-wide, as silly's: starts at 1 and wraps.
@@ -57,46 +77,73 @@ pub fn compose(root_node: u16, seconds: u16, seq: u16, sender_node: u16) -> u64 
 /// The trace id of the current task, if it runs inside one (a handler, or a
 /// future passed to [`scope`]).
 pub fn current() -> Option<u64> {
-    CURRENT.try_with(|current| current.trace_id).ok()
+    with_current(|current| current.trace_id)
 }
 
 /// Runs `fut` as part of trace `trace_id`: requests it sends carry it.
-/// Inside a handler, the caller stays what it was.
-pub async fn scope<F: Future>(trace_id: u64, fut: F) -> F::Output {
-    let caller = caller();
-    CURRENT.scope(Current { trace_id, caller }, fut).await
+/// Inside a handler, the caller stays what it was when `scope` was called,
+/// so a task spawned with it still knows the request it serves.
+pub fn scope<F: Future>(trace_id: u64, fut: F) -> impl Future<Output = F::Output> {
+    Scoped {
+        current: Some(Current::new(trace_id, caller(), deadline())),
+        fut,
+    }
+}
+
+/// When the caller of the request the current task handles gives up, if
+/// its caller said (only between nodes that agreed on the extension, see
+/// PROTOCOL.md). Calls made from the task end by then at the latest.
+pub fn deadline() -> Option<Instant> {
+    with_current(|current| current.deadline).flatten()
 }
 
 /// The caller of the request the current task handles, if any.
 pub(crate) fn caller() -> Option<Caller> {
+    with_current(|current| current.caller.clone()).flatten()
+}
+
+fn with_current<R>(f: impl FnOnce(&Current) -> R) -> Option<R> {
     CURRENT
-        .try_with(|current| current.caller.clone())
+        .try_with(|slot| slot.borrow().as_ref().map(f))
         .ok()
         .flatten()
 }
 
-/// Runs `f` with trace `trace_id` and `caller` as the current task's: the
-/// synchronous start of a request's handling.
-pub(crate) fn enter<R>(trace_id: u64, caller: Caller, f: impl FnOnce() -> R) -> R {
-    let current = Current {
-        trace_id,
-        caller: Some(caller),
-    };
-    CURRENT.sync_scope(current, f)
+/// Runs `f` with `slot`'s context as the current one, and puts it back in
+/// `slot` after, also when `f` panics. Nests: an outer context is restored.
+pub(crate) fn within<R>(slot: &mut Option<Current>, f: impl FnOnce() -> R) -> R {
+    struct Restore<'a>(&'a mut Option<Current>);
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            swap(self.0);
+        }
+    }
+    fn swap(slot: &mut Option<Current>) {
+        // Only fails while the thread exits, when no context is read.
+        let _ = CURRENT.try_with(|current| std::mem::swap(&mut *current.borrow_mut(), slot));
+    }
+    swap(slot);
+    let _restore = Restore(slot);
+    f()
 }
 
-/// `fut` run with trace `trace_id` and `caller` as the current task's at
-/// every step: the rest of a request's handling.
-pub(crate) fn handling<F: Future>(
-    trace_id: u64,
-    caller: Caller,
-    fut: F,
-) -> impl Future<Output = F::Output> {
-    let current = Current {
-        trace_id,
-        caller: Some(caller),
-    };
-    CURRENT.scope(current, fut)
+pin_project_lite::pin_project! {
+    /// `fut` polled inside its own context.
+    struct Scoped<F> {
+        current: Option<Current>,
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F: Future> Future for Scoped<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let fut = this.fut;
+        within(this.current, || fut.poll(cx))
+    }
 }
 
 /// The trace id a request sent now by node `node_id` carries: the current

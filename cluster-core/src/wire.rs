@@ -13,6 +13,7 @@
 //! Integers are little-endian except v1's length. [`FrameCodec`] selects one
 //! format and applies the node's size limits.
 
+pub mod ext;
 pub mod v1;
 pub mod v2;
 

@@ -182,6 +182,39 @@ async fn handler_sees_callers_trace_and_nested_calls_keep_it() {
     assert_eq!(seen_by.next().await, ("leaf", nested, Some(nested)));
 }
 
+/// A task spawned from a handler inside `trace::scope` keeps the trace and
+/// the caller: it can call back over the same connection.
+#[tokio::test]
+async fn a_task_spawned_in_a_scope_keeps_the_trace_and_the_caller() {
+    let server = Node::builder()
+        .handler(|_: Request| async move {
+            let trace_id = trace::current().expect("a handler runs in a trace");
+            let spawned = tokio::spawn(trace::scope(trace_id, async {
+                let caller = cluster_core::context::peer().expect("the caller");
+                caller.call(2, "back").await.expect("call back");
+                trace::current()
+            }));
+            let seen = spawned.await.expect("task");
+            Some(Bytes::from(format!("{seen:?}")))
+        })
+        .build();
+    let listener = server.listen("127.0.0.1:0").expect("bind");
+    let (calls_back, mut back) = tokio::sync::mpsc::unbounded_channel();
+    let client = Node::builder()
+        .node_id(5)
+        .handler(move |req: Request| {
+            let _ = calls_back.send(req.body.clone());
+            async move { Some(req.body) }
+        })
+        .build();
+    let peer = client.connect(&addr(&listener)).await;
+    let id = client.new_trace();
+    let reply = trace::scope(id, peer.call(1, "go")).await.expect("call");
+    assert_eq!(back.recv().await, Some(Bytes::from("back")));
+    let server_side = (id & !0xffff) | 5;
+    assert_eq!(reply, Bytes::from(format!("{:?}", Some(server_side))));
+}
+
 #[tokio::test]
 async fn oversize_body_fails_with_too_large_and_writes_nothing() {
     let received = Arc::new(AtomicUsize::new(0));

@@ -161,6 +161,13 @@ async fn peers_reconnect_to_a_restarted_server_and_no_call_is_lost_or_answered_t
         );
     }
     let second = server(&addr);
+    // A peer whose connects were refused while the server was down fails
+    // its calls at once until its backoff ends: "after the restart" starts
+    // once every peer dialed again (the server counts the connection).
+    wait_until("every peer reconnected", || {
+        second.node().stats().connections == PEERS
+    })
+    .await;
     let restart_at = ids.load(Ordering::SeqCst);
     restarted.store(true, Ordering::SeqCst);
     wait_until("calls after the restart", || {

@@ -3,54 +3,20 @@
 
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use cluster_core::wire::{Frame, FrameCodec, WireFormat, v2};
 use cluster_core::{Error, Limits, Listener, Node, Peer, ProtocolError, Request};
 use support::{
-    Bystander, Events, Noise, PATIENCE, addr, echo, echo_server, events, frames, logs,
+    Bystander, Events, Noise, PATIENCE, addr, alloc, echo, echo_server, events, frames, logs,
     observed_node,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// The largest single allocation this test binary has made.
-static LARGEST_ALLOCATION: AtomicUsize = AtomicUsize::new(0);
-
-/// The system allocator, recording [`LARGEST_ALLOCATION`].
-struct Recording;
-
-// SAFETY: every call is passed on unchanged to the system allocator.
-unsafe impl GlobalAlloc for Recording {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST_ALLOCATION.fetch_max(layout.size(), Ordering::Relaxed);
-        // SAFETY: the caller's guarantees, passed on.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        LARGEST_ALLOCATION.fetch_max(layout.size(), Ordering::Relaxed);
-        // SAFETY: the caller's guarantees, passed on.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LARGEST_ALLOCATION.fetch_max(new_size, Ordering::Relaxed);
-        // SAFETY: the caller's guarantees, passed on.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's guarantees, passed on.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Recording = Recording;
+static ALLOCATOR: alloc::Counting = alloc::Counting;
 
 fn v1_request(session: u32, cmd: u32, body: &[u8]) -> Vec<u8> {
     let mut buf = BytesMut::new();
@@ -171,7 +137,7 @@ async fn v1_request_shorter_than_16_bytes_closes_the_connection() {
 /// A buffer sized from a length header shows up here however little of it
 /// is ever touched, where the resident size would not.
 fn assert_no_allocation_of_the_claim() {
-    let largest = LARGEST_ALLOCATION.load(Ordering::Relaxed);
+    let largest = alloc::largest();
     assert!(
         largest < 64 << 20,
         "an allocation of {largest} bytes was made"

@@ -6,7 +6,7 @@ use cluster_core::ProtocolError;
 use cluster_core::wire::{ACK, Frame, FrameCodec, WireFormat, v1, v2};
 use proptest::prelude::*;
 use support::frames::{
-    Decoded, check_stream, decode_in_chunks, decode_whole, default_codec, encode,
+    Decoded, check_extension, check_stream, decode_in_chunks, decode_whole, default_codec, encode,
 };
 
 mod support;
@@ -376,5 +376,153 @@ fn fuzz_regression_inputs_keep_the_stream_properties() {
             checked += 1;
         }
         assert!(checked > 0, "no inputs in {}", dir.display());
+    }
+}
+
+/// The extension's golden frames (PROTOCOL.md), written from its layout.
+const EXTENSION_FRAMES: &str = include_str!("fixtures/extension-frames.txt");
+
+/// The hex bytes of a `key=hex` field of a fixture comment.
+fn hex_field(comment: &str, key: &str) -> Vec<u8> {
+    let value = comment
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("{comment}: no {key}"));
+    hex(value)
+}
+
+#[test]
+fn every_extension_golden_frame_decodes_and_encodes_byte_for_byte() {
+    use cluster_core::Status;
+    use cluster_core::wire::ext;
+    let frames = silly_frames(EXTENSION_FRAMES);
+    assert_eq!(frames.len(), 16, "eight frames of each wire format");
+    for (comment, bytes) in frames {
+        let wire = if comment.contains("wire=v2") {
+            WireFormat::V2
+        } else {
+            WireFormat::V1
+        };
+        let codec = default_codec(wire);
+        let kind = comment
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("kind="))
+            .expect("kind");
+        let session = field(comment, "session").expect("session") as u32;
+        let frame = codec
+            .decode(&mut BytesMut::from(&bytes[..]))
+            .expect("valid")
+            .expect("complete");
+        let mut body = BytesMut::new();
+        let encoded_as = match kind {
+            "hello" => {
+                assert_eq!(
+                    frame,
+                    Frame::Request {
+                        session,
+                        cmd: ext::HELLO_CMD,
+                        trace_id: 0,
+                        body: Bytes::from_static(ext::HELLO),
+                    },
+                    "{comment}"
+                );
+                frame.clone()
+            }
+            "hello_reply" => {
+                assert_eq!(
+                    frame,
+                    Frame::Response {
+                        session,
+                        body: Bytes::from_static(ext::HELLO),
+                    },
+                    "{comment}"
+                );
+                frame.clone()
+            }
+            "request" | "cancel" => {
+                let Frame::Request {
+                    body: got,
+                    cmd,
+                    trace_id,
+                    ..
+                } = &frame
+                else {
+                    panic!("{comment}: not a request");
+                };
+                let (deadline, rest) = ext::split_request(got.clone()).expect("splits");
+                let ms = deadline.map_or(0, |d| d.as_millis() as u32);
+                let app = if kind == "cancel" {
+                    assert_eq!(*cmd, ext::CANCEL_CMD, "{comment}");
+                    let target = field(comment, "target").expect("target") as u32;
+                    assert_eq!(ext::cancelled_session(&rest), Ok(target), "{comment}");
+                    target.to_le_bytes().to_vec()
+                } else {
+                    assert_eq!(u64::from(ms), field(comment, "deadline").expect("deadline"));
+                    assert_eq!(rest, hex_field(comment, "body"), "{comment}");
+                    hex_field(comment, "body")
+                };
+                let word = ext::deadline_word(deadline);
+                ext::put_request_body(&mut body, word, &app);
+                assert_eq!(*trace_id, field(comment, "trace").expect("trace"));
+                Frame::Request {
+                    session,
+                    cmd: field(comment, "cmd").expect("cmd") as u32,
+                    trace_id: *trace_id,
+                    body: body.split().freeze(),
+                }
+            }
+            "ok" | "status" => {
+                let Frame::Response { body: got, .. } = &frame else {
+                    panic!("{comment}: not a response");
+                };
+                match ext::split_response(got.clone()).expect("splits") {
+                    ext::Reply::Ok(value) => {
+                        assert_eq!(kind, "ok", "{comment}");
+                        assert_eq!(value, hex_field(comment, "body"));
+                        ext::put_ok(&mut body, &value);
+                    }
+                    ext::Reply::Failed(status, message) => {
+                        assert_eq!(kind, "status", "{comment}");
+                        let code = field(comment, "status").expect("status") as u8;
+                        assert_eq!(status, Status::from_code(code));
+                        assert_eq!(message, hex_field(comment, "message"));
+                        let text = std::str::from_utf8(&message).expect("utf8");
+                        ext::put_failed(&mut body, status, text);
+                    }
+                }
+                Frame::Response {
+                    session,
+                    body: body.split().freeze(),
+                }
+            }
+            other => panic!("unknown kind {other}"),
+        };
+        let mut again = BytesMut::new();
+        encode(&codec, &encoded_as, &mut again);
+        assert_eq!(again, bytes, "{comment}: re-encodes byte for byte");
+    }
+}
+
+/// The extension's fuzz property over the golden frames and random bytes.
+#[test]
+fn extension_bodies_split_and_join_on_any_frames() {
+    let golden: Vec<u8> = silly_frames(EXTENSION_FRAMES)
+        .into_iter()
+        .filter(|(comment, _)| comment.contains("wire=v1"))
+        .flat_map(|(_, bytes)| bytes)
+        .collect();
+    check_extension(WireFormat::V1, &golden);
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..200 {
+        let stream: Vec<u8> = (0..64)
+            .map(|_| {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng as u8
+            })
+            .collect();
+        check_extension(WireFormat::V1, &stream);
+        check_extension(WireFormat::V2, &stream);
     }
 }

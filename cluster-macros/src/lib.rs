@@ -15,7 +15,8 @@ mod zproto;
 /// (`<Trait>Client`), a server adapter (`<Trait>Server<S>`) and a command
 /// table. Arguments: `codec = bincode` (the default) or `codec = zproto`.
 /// Method attributes: `#[cmd(N)]` sets a command id, `#[oneway]` makes a
-/// method one-way. The `cluster` crate's documentation describes what is
+/// method one-way, `#[remote_error]` sends the `Err` of a method returning
+/// `Result<T, E>` as an application status. The `cluster` crate's documentation describes what is
 /// generated and the rules it checks.
 #[proc_macro_attribute]
 pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -224,8 +224,18 @@ impl Inner {
         if let Some(peer) = lock(&self.peers).get(addr).filter(|p| !p.is_closed()) {
             return peer.clone();
         }
-        let peer = self.node.connect(addr).await;
         let known = self.snapshot();
+        let extended = known.iter().any(|r| {
+            r.addr == addr
+                && r.caps
+                    .iter()
+                    .any(|c| c == cluster_core::EXTENSION_CAPABILITY)
+        });
+        let peer = if extended {
+            self.node.connect_extended(addr).await
+        } else {
+            self.node.connect(addr).await
+        };
         let mut peers = lock(&self.peers);
         // Forget addresses no node has any more, so churn cannot grow this.
         peers.retain(|a, _| known.iter().any(|r| r.addr == *a));

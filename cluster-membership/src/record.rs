@@ -35,7 +35,10 @@ pub struct NodeRecord {
     /// Its wire format: `"v1"` (silly's seed format, the default) or `"v2"`.
     #[serde(default = "default_wire")]
     pub wire: String,
-    /// Capabilities, free-form words.
+    /// Capabilities, free-form words. A node listing
+    /// [`cluster_core::EXTENSION_CAPABILITY`] is dialed with a hello when
+    /// called by name, and its calls get status replies and deadlines (see
+    /// PROTOCOL.md); list it only for a `cluster` node with the extension on.
     #[serde(default)]
     pub caps: Vec<String>,
     /// When the node started, in Unix milliseconds: a restart of the same

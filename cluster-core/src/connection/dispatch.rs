@@ -15,12 +15,14 @@
 //! new task polls it again at once, so it registers the task's waker instead
 //! of the reader's.
 //!
-//! A waiting request costs two allocations besides its bytes: the
-//! handler's future and its [`Run`] (slots, memory charge, response) boxed
-//! together by [`Run::wrap`], and the task that runs that box, which holds
-//! nothing else, so that it stays at the smallest size tokio's 128-byte
-//! task alignment allows. Tasks are registered with their connection by
-//! task id, so that closing it can cancel them.
+//! Every request costs one allocation besides its bytes: its handler's
+//! future, boxed so that it can be polled in place and then moved to a task
+//! as it is, with room for what a waiting request holds ([`Held`]: slots,
+//! memory charge, context). A waiting one costs a second, the task that
+//! runs that box, which holds nothing else, so that it stays at the
+//! smallest size tokio's 128-byte task alignment allows. Tasks are
+//! registered with their connection by task id, so that closing it can
+//! cancel them.
 //!
 //! A panic in a handler is caught and logged with the request's cmd and
 //! session; the connection carries on. Closing a connection cancels its
@@ -34,17 +36,18 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use futures_util::FutureExt;
 use tokio::sync::Notify;
 use tokio::task::{AbortHandle, Id};
-use tracing::Instrument;
+use tokio::time::Instant;
 
 use super::Connection;
+use crate::error::Status;
 use crate::sync::lock;
+use crate::trace::{self, Current};
 
 /// How much of the requests that wait for a handler slot may be held while
 /// reading goes on (a larger request is still taken, alone).
@@ -61,6 +64,10 @@ pub(crate) struct RequestHead {
     pub(crate) trace_id: u64,
 }
 
+/// When the caller of a request gives up, if it said (the extension). Kept
+/// out of [`RequestHead`], which a waiting handler holds for its whole run.
+pub(crate) type Deadline = Option<Instant>;
+
 /// A request's whole handling, as a task runs it.
 pub(crate) type BoxedHandling = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -69,7 +76,7 @@ pub(crate) type BoxedHandling = Pin<Box<dyn Future<Output = ()> + Send>>;
 pub(super) struct Admission {
     conn: Arc<Connection>,
     limit: usize,
-    waiting: VecDeque<(RequestHead, Bytes)>,
+    waiting: VecDeque<(RequestHead, Deadline, Bytes)>,
     bytes: usize,
 }
 
@@ -85,7 +92,7 @@ impl Admission {
 
     /// Starts the request now if nothing queues before it and slots are
     /// free, or queues it.
-    pub(super) fn admit(&mut self, head: RequestHead, body: Bytes) {
+    pub(super) fn admit(&mut self, head: RequestHead, deadline: Deadline, body: Bytes) {
         if self.conn.shared.is_draining() {
             tracing::debug!(
                 conn = self.conn.id,
@@ -93,15 +100,22 @@ impl Admission {
                 session = head.session,
                 "node shutting down: request dropped"
             );
+            self.conn
+                .write_status(head.session, Status::ShuttingDown, "node shutting down");
             return;
         }
         if self.waiting.is_empty() && self.take_slot() {
-            start(&self.conn, head, body);
+            start(&self.conn, head, deadline, body);
+        } else if self.is_full() && self.conn.ext.receives() {
+            // A caller that can be told is told at once, rather than held
+            // up by a pause in reading.
+            self.conn
+                .write_status(head.session, Status::Overloaded, self.exhausted());
         } else {
             self.conn.shared.budget.queued();
             self.conn.shared.budget.add_memory(body.len());
             self.bytes += body.len();
-            self.waiting.push_back((head, body));
+            self.waiting.push_back((head, deadline, body));
         }
     }
 
@@ -113,6 +127,15 @@ impl Admission {
     fn take_slot(&self) -> bool {
         self.conn.handlers.running.load(Ordering::Acquire) < self.limit
             && self.conn.shared.budget.may_run()
+    }
+
+    /// The name of the limit that holds requests back.
+    fn exhausted(&self) -> &'static str {
+        if self.conn.handlers.running.load(Ordering::Acquire) >= self.limit {
+            "max_concurrent_requests"
+        } else {
+            "max_handlers"
+        }
     }
 
     /// Resolves when a slot may have come free.
@@ -135,13 +158,13 @@ impl Admission {
     /// Starts queued requests while slots are free.
     pub(super) fn start_waiting(&mut self) {
         while !self.waiting.is_empty() && self.take_slot() {
-            let Some((head, body)) = self.waiting.pop_front() else {
+            let Some((head, deadline, body)) = self.waiting.pop_front() else {
                 return;
             };
             let budget = &self.conn.shared.budget;
             self.bytes -= body.len();
             budget.sub_memory(body.len());
-            start(&self.conn, head, body);
+            start(&self.conn, head, deadline, body);
             budget.unqueued();
         }
     }
@@ -171,47 +194,94 @@ impl Drop for Admission {
     }
 }
 
-/// Calls the handler for a request that holds its slots and polls it once;
-/// spawns it if it is not finished.
-fn start(conn: &Arc<Connection>, head: RequestHead, body: Bytes) {
+/// Calls the handler for a request that may take slots, and runs it as far
+/// as it goes at once; spawns what must wait.
+fn start(conn: &Arc<Connection>, head: RequestHead, deadline: Deadline, body: Bytes) {
     let span = request_span(head);
     let entered = span.as_ref().map(tracing::Span::enter);
-    let charge = body.len();
     let Some(owner) = conn.owner() else {
         return;
     };
-    let oneway = owner.is_oneway(head.cmd);
-    let run = Run::new(conn, head, charge, span.clone().map(Box::new));
-    // The handler's synchronous part runs here: a panic in it is caught as
-    // one in its future would be (by `Run::wrap`).
-    let started = catch_unwind(AssertUnwindSafe(|| {
-        let mut fut = owner.serve(head, body, run)?;
-        // The task it may move to polls it again at once, so nothing has
-        // to be woken from here.
-        match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(()) => None,
-            Poll::Pending => Some(fut),
-        }
-    }));
+    let run = Run {
+        conn,
+        head,
+        charge: body.len(),
+        span: span.as_ref(),
+    };
+    // A panic in making the handler's future is caught as one in polling
+    // it is (by `step`).
+    let started = catch_unwind(AssertUnwindSafe(|| owner.serve(head, deadline, body, run)));
     drop(entered);
     match started {
-        Ok(Some(fut)) => {
-            // It waits: it takes its slots and its charge, which its `Run`
-            // gives back when the task ends.
-            conn.handlers.running.fetch_add(1, Ordering::AcqRel);
-            conn.shared.budget.running();
-            conn.shared.budget.add_memory(charge);
-            conn.handlers.spawn(conn, oneway, fut);
-        }
+        Ok(Some(waiting)) => conn.handlers.spawn(conn, head.session, waiting),
         Ok(None) => {}
-        Err(panic) => log_panic(head, &*panic),
+        Err(panic) => panicked(conn, head, &*panic),
     }
 }
 
-/// What a request holds while its handler runs, and what it does when it
-/// ends: once it waits in a task of its own, its slots and memory charge
-/// are given back on drop, however it ends.
-pub(crate) struct Run {
+/// A handling that did not finish at once, and whether its command is
+/// one-way (a close does not cancel those).
+pub(crate) struct Waiting {
+    pub(crate) handling: BoxedHandling,
+    pub(crate) oneway: bool,
+}
+
+/// A request about to run: what its handler needs until it first waits,
+/// borrowed from the reader, so that one that finishes at once costs no
+/// reference counting.
+pub(crate) struct Run<'a> {
+    conn: &'a Arc<Connection>,
+    head: RequestHead,
+    charge: usize,
+    span: Option<&'a tracing::Span>,
+}
+
+impl Run<'_> {
+    /// When the handler is to be cancelled: its caller's deadline, unless
+    /// the node lets abandoned handlers run.
+    pub(crate) fn cancel_at(&self, deadline: Deadline) -> Deadline {
+        deadline.filter(|_| self.conn.shared.config.cancel_abandoned)
+    }
+
+    /// Makes the handler's future with `make` and polls it once, both in
+    /// `current`, the request's context; a handler that finishes there
+    /// costs no task and no counting. One that waits takes its slots and
+    /// its charge ([`Held`]), and comes back boxed with them, in one
+    /// allocation. The new task polls it again at once, so nothing has to
+    /// be woken from here.
+    pub(crate) fn start<F>(
+        self,
+        current: Current,
+        make: impl FnOnce() -> F,
+    ) -> Option<BoxedHandling>
+    where
+        F: Future<Output = Option<Bytes>> + Send + 'static,
+    {
+        let mut slot = Some(current);
+        let mut handling = trace::within(&mut slot, || {
+            let mut handling = Box::pin(Handling {
+                current: None,
+                fut: make(),
+                held: None,
+            });
+            let cx = &mut Context::from_waker(Waker::noop());
+            let fut = handling.as_mut().project().fut;
+            match step(fut, self.conn, self.head, self.span, cx) {
+                Poll::Ready(()) => None,
+                Poll::Pending => Some(handling),
+            }
+        })?;
+        let parts = handling.as_mut().project();
+        // `within` gave the context back.
+        *parts.current = slot;
+        *parts.held = Some(Held::take(self));
+        Some(handling)
+    }
+}
+
+/// The slots and memory charge of a request whose handler waits, given
+/// back on drop however it ends, and what its response needs.
+struct Held {
     conn: Arc<Connection>,
     head: RequestHead,
     charge: usize,
@@ -219,53 +289,75 @@ pub(crate) struct Run {
     span: Option<Box<tracing::Span>>,
 }
 
-impl Run {
-    fn new(
-        conn: &Arc<Connection>,
-        head: RequestHead,
-        charge: usize,
-        span: Option<Box<tracing::Span>>,
-    ) -> Self {
+impl Held {
+    fn take(run: Run<'_>) -> Self {
+        let conn = run.conn.clone();
+        conn.handlers.running.fetch_add(1, Ordering::AcqRel);
+        conn.shared.budget.running();
+        conn.shared.budget.add_memory(run.charge);
         Self {
-            conn: conn.clone(),
-            head,
-            charge,
-            span,
-        }
-    }
-
-    /// The whole handling of the request: `fut` (the handler's) run to its
-    /// response, in one allocation. Combinators rather than an `async`
-    /// block, which would keep `fut` twice (as captured, and as awaited).
-    pub(crate) fn wrap<F>(mut self, fut: F) -> BoxedHandling
-    where
-        F: Future<Output = Option<Bytes>> + Send + 'static,
-    {
-        let span = self.span.take();
-        let run = AssertUnwindSafe(fut)
-            .catch_unwind()
-            .map(move |outcome| match outcome {
-                Ok(response) => respond(&self.conn, self.head, response),
-                Err(panic) => log_panic(self.head, &*panic),
-            });
-        match span {
-            Some(span) => Box::pin(run.instrument(*span)),
-            None => Box::pin(run),
+            conn,
+            head: run.head,
+            charge: run.charge,
+            span: run.span.cloned().map(Box::new),
         }
     }
 }
 
-impl Drop for Run {
+impl Drop for Held {
     fn drop(&mut self) {
-        // Dropped on the reader: it finished there, and took nothing.
-        if self.conn.handlers.on_reader() {
-            return;
-        }
         self.conn.handlers.release();
         let budget = &self.conn.shared.budget;
         budget.sub_memory(self.charge);
         budget.stopped();
     }
+}
+
+pin_project_lite::pin_project! {
+    /// A request's whole handling: its handler's future, and the context
+    /// and [`Held`] it completes with (set once it waits).
+    struct Handling<F> {
+        current: Option<Current>,
+        #[pin]
+        fut: F,
+        held: Option<Held>,
+    }
+}
+
+impl<F: Future<Output = Option<Bytes>>> Future for Handling<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        let Some(held) = this.held.as_ref() else {
+            return Poll::Ready(());
+        };
+        let fut = this.fut;
+        trace::within(this.current, || {
+            step(fut, &held.conn, held.head, held.span.as_deref(), cx)
+        })
+    }
+}
+
+/// Polls a handler's future, inside its context: queues its response once
+/// it has one, logs its panic.
+fn step<F>(
+    fut: Pin<&mut F>,
+    conn: &Connection,
+    head: RequestHead,
+    span: Option<&tracing::Span>,
+    cx: &mut Context<'_>,
+) -> Poll<()>
+where
+    F: Future<Output = Option<Bytes>>,
+{
+    let _entered = span.map(tracing::Span::enter);
+    match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+        Ok(Poll::Pending) => return Poll::Pending,
+        Ok(Poll::Ready(response)) => respond(conn, head, response),
+        Err(panic) => panicked(conn, head, &*panic),
+    }
+    Poll::Ready(())
 }
 
 /// Queues the response of a finished handler.
@@ -278,14 +370,12 @@ fn respond(conn: &Connection, head: RequestHead, response: Option<Bytes>) {
     }
 }
 
-fn log_panic(head: RequestHead, panic: &(dyn Any + Send)) {
+/// Logs a handler's panic, and tells its caller if the extension is on.
+fn panicked(conn: &Connection, head: RequestHead, panic: &(dyn Any + Send)) {
     let RequestHead { cmd, session, .. } = head;
-    tracing::error!(
-        cmd,
-        session,
-        panic = panic_message(panic),
-        "handler panicked"
-    );
+    let message = panic_message(panic);
+    tracing::error!(cmd, session, panic = message, "handler panicked");
+    conn.write_status(session, Status::Panicked, message);
 }
 
 /// The handlers of one connection: how many run, the tasks of those that
@@ -297,25 +387,15 @@ pub(super) struct Handlers {
     freed: Notify,
     /// The last handler ended.
     idle: Notify,
-    /// The tasks of handlers that wait, by task id, and whether one-way.
-    tasks: Mutex<HashMap<Id, (AbortHandle, bool)>>,
+    /// The tasks of handlers that wait, by task id: whether one-way, and
+    /// the session they answer (for cancel notices).
+    tasks: Mutex<HashMap<Id, (AbortHandle, bool, u32)>>,
     /// Set once the connection closed: handlers (not one-way) started
     /// after that are cancelled at once.
     cancelled: AtomicBool,
-    /// The reader's task, where handlers that finish at once end.
-    reader: OnceLock<Id>,
 }
 
 impl Handlers {
-    /// Called by the reader task when it starts.
-    pub(super) fn reader_started(&self) {
-        let _ = self.reader.set(tokio::task::id());
-    }
-
-    fn on_reader(&self) -> bool {
-        tokio::task::try_id().is_some_and(|id| self.reader.get() == Some(&id))
-    }
-
     fn release(&self) {
         let before = self.running.fetch_sub(1, Ordering::AcqRel);
         // The reader waits for a slot only with none free; a stored permit
@@ -328,16 +408,17 @@ impl Handlers {
 
     /// Runs `fut` in a task registered under its id. Under the lock, so
     /// that a task that ends at once finds itself registered.
-    fn spawn(&self, conn: &Arc<Connection>, oneway: bool, fut: BoxedHandling) {
+    fn spawn(&self, conn: &Arc<Connection>, session: u32, waiting: Waiting) {
+        let Waiting { handling, oneway } = waiting;
         let mut tasks = lock(&self.tasks);
         let task = tokio::spawn(Spawned {
-            fut,
+            fut: handling,
             conn: conn.clone(),
         });
         if !oneway && self.cancelled.load(Ordering::Acquire) {
             task.abort();
         }
-        tasks.insert(task.id(), (task.abort_handle(), oneway));
+        tasks.insert(task.id(), (task.abort_handle(), oneway, session));
     }
 
     /// Cancels the running handlers, one-way ones only if `oneway_too`.
@@ -345,8 +426,19 @@ impl Handlers {
         self.cancelled.store(true, Ordering::Release);
         // Aborting only schedules the task's cancellation: nothing runs
         // under the lock.
-        for (task, oneway) in lock(&self.tasks).values() {
+        for (task, oneway, _) in lock(&self.tasks).values() {
             if oneway_too || !oneway {
+                task.abort();
+            }
+        }
+    }
+
+    /// Cancels the handler answering `session`, unless it is one-way. A
+    /// scan: cancel notices are rare, and an index would cost every
+    /// request.
+    pub(super) fn cancel_session(&self, session: u32) {
+        for (task, oneway, answers) in lock(&self.tasks).values() {
+            if *answers == session && !oneway {
                 task.abort();
             }
         }

@@ -26,7 +26,7 @@ use super::dispatch::{Admission, RequestHead};
 use super::{Connection, End};
 use crate::error::{Error, ProtocolError};
 use crate::transport::ReadHalf;
-use crate::wire::Frame;
+use crate::wire::{Frame, ext};
 
 /// The least a read asks for: small enough that an idle connection holds
 /// little, large enough that a busy one reads many frames per syscall.
@@ -42,7 +42,6 @@ const TINY_READ: usize = 1024;
 const PROBE: Duration = Duration::from_millis(200);
 
 pub(super) async fn run(conn: Arc<Connection>, mut rd: ReadHalf) {
-    conn.handlers.reader_started();
     let mut admission = Admission::new(&conn);
     match read_frames(&conn, &mut admission, &mut rd).await {
         Ok(()) => {
@@ -107,7 +106,13 @@ async fn read_frames(
             decoded = true;
             match frame {
                 Frame::Response { session, body } => {
-                    if !conn.sessions.complete(session, body) {
+                    let settled = if conn.ext.receives() {
+                        conn.settle_ext(session, body)?
+                    } else {
+                        conn.take_hello_reply(session, &body)
+                            || conn.sessions.complete(session, body)
+                    };
+                    if !settled {
                         tracing::debug!(
                             conn = conn.id,
                             session,
@@ -121,12 +126,24 @@ async fn read_frames(
                     trace_id,
                     body,
                 } => {
+                    let (deadline, body) = if conn.ext.receives() {
+                        let (remaining, body) = ext::split_request(body)?;
+                        if cmd == ext::CANCEL_CMD {
+                            conn.cancelled(ext::cancelled_session(&body)?);
+                            continue;
+                        }
+                        (remaining.map(|r| Instant::now() + r), body)
+                    } else if conn.take_hello(session, cmd, &body) {
+                        continue;
+                    } else {
+                        (None, body)
+                    };
                     let head = RequestHead {
                         cmd,
                         session,
                         trace_id,
                     };
-                    admission.admit(head, own(body, sparse));
+                    admission.admit(head, deadline, own(body, sparse));
                 }
             }
         }
@@ -142,7 +159,9 @@ async fn read_frames(
         }
         // Each pause is the node's doing, not the peer's: an incomplete
         // frame's clock starts again after it.
-        if admission.is_full() {
+        // With the extension, requests beyond the queue are refused with a
+        // status instead (see `Admission::admit`).
+        if admission.is_full() && !conn.ext.receives() {
             tracing::debug!(conn = conn.id, "request limit reached: pausing reads");
             paused(rd, admission.slot_freed()).await?;
             admission.start_waiting();

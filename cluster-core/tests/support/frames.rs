@@ -151,3 +151,42 @@ pub fn check_stream(format: WireFormat, input: &[u8]) {
         "a byte at a time"
     );
 }
+
+/// The fuzz property of the extension: the frames of `stream`, read as a
+/// connection that agreed on it reads them, either fail to split with a
+/// protocol error or split into parts that put back together give the
+/// body they came from. Never a panic.
+pub fn check_extension(format: WireFormat, stream: &[u8]) {
+    use cluster_core::wire::ext;
+    let codec = default_codec(format);
+    for frame in decode_whole(&codec, stream).frames {
+        match frame {
+            Frame::Request { cmd, body, .. } => {
+                let Ok((deadline, rest)) = ext::split_request(body.clone()) else {
+                    continue;
+                };
+                if cmd == ext::CANCEL_CMD {
+                    let _ = ext::cancelled_session(&rest);
+                }
+                let word = deadline.map_or(0, |d| d.as_millis() as u32);
+                let mut again = BytesMut::new();
+                ext::put_request_body(&mut again, word, &rest);
+                assert_eq!(again, body, "request body splits and joins");
+            }
+            Frame::Response { body, .. } => {
+                let Ok(reply) = ext::split_response(body.clone()) else {
+                    continue;
+                };
+                let mut again = BytesMut::new();
+                match reply {
+                    ext::Reply::Ok(value) => ext::put_ok(&mut again, &value),
+                    ext::Reply::Failed(status, message) => {
+                        again.extend_from_slice(&[status.code()]);
+                        again.extend_from_slice(&message);
+                    }
+                }
+                assert_eq!(again, body, "response body splits and joins");
+            }
+        }
+    }
+}

@@ -177,11 +177,18 @@ impl<'a> Generator<'a> {
                 quote!(::cluster::__private::send(&self.target, <#client>::#constant, #body).await),
             )
         } else {
-            bounds.push(self.bound(output, "Decode"));
-            (
-                quote!(#output),
-                quote!(::cluster::__private::call::<#codec, #output, T>(&self.target, <#client>::#constant, #body, self.timeout).await),
-            )
+            let call = match &m.remote_ok {
+                // The error came as a status: it is the call's error.
+                Some(ok) => {
+                    bounds.push(self.bound(ok, "Decode"));
+                    quote!(::cluster::__private::call::<#codec, #ok, T>(&self.target, <#client>::#constant, #body, self.timeout).await.map(::core::result::Result::Ok))
+                }
+                None => {
+                    bounds.push(self.bound(output, "Decode"));
+                    quote!(::cluster::__private::call::<#codec, #output, T>(&self.target, <#client>::#constant, #body, self.timeout).await)
+                }
+            };
+            (quote!(#output), call)
         };
         quote! {
             #(#attrs)*
@@ -226,7 +233,8 @@ impl<'a> Generator<'a> {
             .methods
             .iter()
             .flat_map(|m| {
-                let response = (!m.oneway).then(|| self.bound(&m.output, "Encode"));
+                let response = (!m.oneway)
+                    .then(|| self.bound(m.remote_ok.as_ref().unwrap_or(&m.output), "Encode"));
                 std::iter::once(self.request_bound(m)).chain(response)
             })
             .collect();
@@ -321,6 +329,18 @@ impl<'a> Generator<'a> {
         let call = quote!(<S as #name>::#ident(&#service, #(#args),*).await);
         let respond = if m.oneway {
             quote!({ #call; ::core::option::Option::None })
+        } else if let Some(ok) = &m.remote_ok {
+            let response = Ident::new("response", Span::mixed_site());
+            quote!({
+                match #call {
+                    ::core::result::Result::Ok(#response) => {
+                        ::cluster::__private::encode_response::<#codec, #ok>(#req.cmd, #req.session, &#response)
+                    }
+                    ::core::result::Result::Err(error) => {
+                        ::cluster::__private::refuse(&#req, &error)
+                    }
+                }
+            })
         } else {
             let response = Ident::new("response", Span::mixed_site());
             quote!({

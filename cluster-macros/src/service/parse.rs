@@ -32,6 +32,8 @@ pub(crate) struct Method {
     pub(crate) item: TraitItemFn,
     pub(crate) cmd: Option<Cmd>,
     pub(crate) oneway: Option<Span>,
+    /// `#[remote_error]`: an `Err` is sent as an application status.
+    pub(crate) remote_error: Option<Span>,
 }
 
 pub(crate) struct Cmd {
@@ -90,6 +92,7 @@ pub(crate) fn parse(args: TokenStream, item: TokenStream) -> syn::Result<Service
         };
         let mut cmd = None;
         let mut oneway = None;
+        let mut remote_error = None;
         let mut kept = Vec::new();
         for attr in method.attrs.drain(..) {
             if attr.path().is_ident("cmd") {
@@ -99,12 +102,12 @@ pub(crate) fn parse(args: TokenStream, item: TokenStream) -> syn::Result<Service
                     Err(e) => report(e),
                 }
             } else if attr.path().is_ident("oneway") {
-                if let Err(e) = attr.meta.require_path_only() {
+                if let Err(e) = set_flag(&attr, &mut oneway, "oneway") {
                     report(e);
-                } else if oneway.is_some() {
-                    report(syn::Error::new(attr.span(), "duplicate `#[oneway]`"));
-                } else {
-                    oneway = Some(attr.span());
+                }
+            } else if attr.path().is_ident("remote_error") {
+                if let Err(e) = set_flag(&attr, &mut remote_error, "remote_error") {
+                    report(e);
                 }
             } else {
                 kept.push(attr);
@@ -115,6 +118,7 @@ pub(crate) fn parse(args: TokenStream, item: TokenStream) -> syn::Result<Service
             item: method.clone(),
             cmd,
             oneway,
+            remote_error,
         });
     }
     Ok(Service {
@@ -123,6 +127,19 @@ pub(crate) fn parse(args: TokenStream, item: TokenStream) -> syn::Result<Service
         item,
         methods,
     })
+}
+
+/// Records a bare flag attribute such as `#[oneway]` in `flag`, at most once.
+fn set_flag(attr: &Attribute, flag: &mut Option<Span>, name: &str) -> syn::Result<()> {
+    attr.meta.require_path_only()?;
+    if flag.is_some() {
+        return Err(syn::Error::new(
+            attr.span(),
+            format!("duplicate `#[{name}]`"),
+        ));
+    }
+    *flag = Some(attr.span());
+    Ok(())
 }
 
 fn parse_cmd(attr: &Attribute) -> syn::Result<Cmd> {

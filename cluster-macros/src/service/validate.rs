@@ -25,6 +25,9 @@ pub(crate) struct CheckedMethod {
     pub(crate) output: Type,
     pub(crate) oneway: bool,
     pub(crate) cmd: Option<u32>,
+    /// With `#[remote_error]`: the `T` of its `Result<T, E>`, the only
+    /// part that travels as a value.
+    pub(crate) remote_ok: Option<Type>,
 }
 
 /// Names the generated client defines itself, so no method may take them.
@@ -179,6 +182,16 @@ fn check_method(method: &Method, codec: &Codec, errors: &mut Errors) -> Option<C
         }
         (_, Some(_)) => unit,
     };
+    let remote_ok = method.remote_error.and_then(|span| {
+        let ok = result_ok(&output);
+        if ok.is_none() {
+            errors.push(syn::Error::new(
+                span,
+                "`#[remote_error]` is for a method that returns `Result<T, E>`",
+            ));
+        }
+        ok
+    });
     (errors.count() == before).then(|| CheckedMethod {
         attrs: method.item.attrs.clone(),
         ident: sig.ident.clone(),
@@ -186,7 +199,29 @@ fn check_method(method: &Method, codec: &Codec, errors: &mut Errors) -> Option<C
         output,
         oneway: method.oneway.is_some(),
         cmd: method.cmd.as_ref().map(|c| c.id),
+        remote_ok,
     })
+}
+
+/// The `T` of a `Result<T, E>` (by its last path segment, as written).
+fn result_ok(ty: &Type) -> Option<Type> {
+    let Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if last.ident != "Result" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.iter().collect::<Vec<_>>()[..] {
+        [
+            syn::GenericArgument::Type(ok),
+            syn::GenericArgument::Type(_),
+        ] => Some(ok.clone()),
+        _ => None,
+    }
 }
 
 fn is_unit(ty: &Type) -> bool {
