@@ -1,7 +1,6 @@
 //! The node builder.
 
 use std::future::{Ready, ready};
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -93,10 +92,10 @@ impl NodeBuilder {
         self
     }
 
-    /// Calls `f` with each accepted peer and its remote address, before any
+    /// Calls `f` with each accepted peer and its address ([`Peer::addr`]), before any
     /// of its requests is served. It runs on the accept loop: spawn anything
     /// slow.
-    pub fn on_accept(mut self, f: impl Fn(&Peer, SocketAddr) + Send + Sync + 'static) -> Self {
+    pub fn on_accept(mut self, f: impl Fn(&Peer, &str) + Send + Sync + 'static) -> Self {
         self.on_accept = Some(Box::new(f));
         self
     }

@@ -1,4 +1,4 @@
-//! One TCP connection: its session table, its write queue, the reader and
+//! One connection (over any [`crate::transport`] stream): its session table, its write queue, the reader and
 //! writer tasks that move its frames, the handlers of its requests, and the
 //! task that times its calls out.
 //!
@@ -29,7 +29,6 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::net::TcpStream;
 use tokio::task::AbortHandle;
 
 use crate::budget::ConnectionSlot;
@@ -37,6 +36,7 @@ use crate::error::Error;
 use crate::session::{Owner as SessionOwner, Sessions};
 use crate::shared::Shared;
 use crate::sync::lock;
+use crate::transport::Stream;
 
 use dispatch::Handlers;
 pub(crate) use dispatch::{Deadline, RequestHead, Run, Waiting};
@@ -150,13 +150,13 @@ impl Connection {
     /// Spawns the reader, the writer and the timeout task over `stream`.
     /// Called once the connection is reachable from its peer, so that a
     /// connection that dies at once is seen dying.
-    pub(crate) fn start(self: &Arc<Self>, stream: TcpStream) {
+    pub(crate) fn start(self: &Arc<Self>, stream: Stream) {
         if let Some(timeout) = self.shared.config.limits.dead_peer_timeout {
-            if let Err(error) = detect_dead_peer(&stream, timeout) {
+            if let Err(error) = stream.detect_dead_peer(timeout) {
                 tracing::debug!(conn = self.id, %error, "dead-peer detection not set");
             }
         }
-        let (rd, wr) = stream.into_split();
+        let (rd, wr) = stream.split();
         let budget = &self.shared.budget;
         let reader = spawn_counted(budget.task(), reader::run(self.clone(), rd));
         let writer = spawn_counted(budget.task(), writer::run(self.clone(), wr));
@@ -296,25 +296,4 @@ fn spawn_counted(
         task.await;
     })
     .abort_handle()
-}
-
-/// Has the kernel close `stream` once its peer leaves probes or data
-/// unacknowledged for `timeout` (see [`crate::Limits::dead_peer_timeout`]).
-fn detect_dead_peer(stream: &TcpStream, timeout: Duration) -> std::io::Result<()> {
-    let socket = socket2::SockRef::from(stream);
-    // Keepalive counts in whole seconds; probing four times per timeout
-    // bounds detection at about 1.25 times it.
-    let probe = (timeout / 4).max(Duration::from_secs(1));
-    let retries = u32::try_from(timeout.as_secs() / probe.as_secs()).unwrap_or(u32::MAX);
-    socket.set_tcp_keepalive(
-        &socket2::TcpKeepalive::new()
-            .with_time(probe)
-            .with_interval(probe)
-            .with_retries(retries.max(1)),
-    )?;
-    // Also bounds unacknowledged data, and makes keepalive give up after
-    // `timeout` rather than after a count of probes.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    socket.set_tcp_user_timeout(Some(timeout))?;
-    Ok(())
 }

@@ -43,6 +43,7 @@ mod session;
 mod shared;
 mod sync;
 pub mod trace;
+mod transport;
 #[doc(hidden)]
 pub mod wire;
 

@@ -1,17 +1,20 @@
-//! Listeners: accept loops that hand incoming connections to their node.
+//! Listeners: accept loops that hand incoming connections to their node,
+//! on a TCP port, a Unix socket path or a `memory:` name.
 
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, UnixListener};
 use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 
 use crate::budget::TaskGuard;
 use crate::error::{Error, Result};
+use crate::transport::{Address, Stream, memory};
 
 /// Pause after a failed accept (out of file descriptors, say), so the loop
 /// does not spin while the condition lasts.
@@ -27,21 +30,42 @@ pub struct Listener {
 
 #[derive(Debug)]
 struct Inner {
+    /// The address to connect to, with the real port for a TCP one.
+    addr: String,
     local_addr: SocketAddr,
-    socket: Arc<TcpListener>,
+    socket: Socket,
     /// Set by [`Listener::close`]: the accept loop's error is then its end.
     closed: Arc<AtomicBool>,
     accept: AbortHandle,
 }
 
+/// What a listener accepts on.
+enum Socket {
+    Tcp(Arc<TcpListener>),
+    /// The path is removed when the listener closes.
+    Unix(Arc<UnixListener>, PathBuf),
+    Memory(Arc<memory::Incoming>),
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Socket::Tcp(_) => "Tcp",
+            Socket::Unix(..) => "Unix",
+            Socket::Memory(_) => "Memory",
+        })
+    }
+}
+
 impl Listener {
     /// Binds `addr` with a listen queue of `backlog` and hands every
-    /// accepted connection to `accept`, in a task counted by `task`.
+    /// accepted connection, with the address it came from, to `accept`, in
+    /// a task counted by `task`.
     pub(crate) fn bind(
         addr: &str,
         backlog: u32,
         task: TaskGuard,
-        accept: impl Fn(TcpStream, SocketAddr) + Send + Sync + 'static,
+        accept: impl Fn(Stream, String) + Send + Sync + 'static,
     ) -> Result<Self> {
         let fail = |source: io::Error| Error::Listen {
             addr: addr.to_owned(),
@@ -49,33 +73,41 @@ impl Listener {
         };
         let runtime = Handle::try_current()
             .map_err(|_| fail(io::Error::other("must be called inside a tokio runtime")))?;
-        let target = addr
-            .to_socket_addrs()
-            .map_err(fail)?
-            .next()
-            .ok_or_else(|| {
-                fail(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "resolves to no address",
-                ))
-            })?;
-        let socket = match target {
-            SocketAddr::V4(_) => TcpSocket::new_v4(),
-            SocketAddr::V6(_) => TcpSocket::new_v6(),
-        }
-        .map_err(fail)?;
-        // A restarted node can take its port back while old connections linger.
-        socket.set_reuseaddr(true).map_err(fail)?;
-        socket.bind(target).map_err(fail)?;
-        let socket = Arc::new(socket.listen(backlog).map_err(fail)?);
-        let local_addr = socket.local_addr().map_err(fail)?;
+        let _entered = runtime.enter();
+        let unspecified = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
+        let (socket, local_addr) = match Address::parse(addr) {
+            Address::Tcp(target) => {
+                let socket = bind_tcp(target, backlog).map_err(fail)?;
+                let local_addr = socket.local_addr().map_err(fail)?;
+                (Socket::Tcp(Arc::new(socket)), local_addr)
+            }
+            Address::Unix(path) => {
+                let socket = UnixListener::bind(path).map_err(fail)?;
+                (Socket::Unix(Arc::new(socket), path.into()), unspecified)
+            }
+            Address::Memory(name) => {
+                let incoming = memory::bind(name).map_err(fail)?;
+                (Socket::Memory(Arc::new(incoming)), unspecified)
+            }
+        };
+        let addr = match socket {
+            Socket::Tcp(_) => local_addr.to_string(),
+            Socket::Unix(..) | Socket::Memory(_) => addr.to_owned(),
+        };
         let closed = Arc::new(AtomicBool::new(false));
         let accept = runtime
-            .spawn(accept_loop(socket.clone(), closed.clone(), task, accept))
+            .spawn(accept_loop(
+                socket.clone_handle(),
+                addr.clone(),
+                closed.clone(),
+                task,
+                accept,
+            ))
             .abort_handle();
-        tracing::debug!(%local_addr, backlog, "listening");
+        tracing::debug!(%addr, backlog, "listening");
         Ok(Self {
             inner: Arc::new(Inner {
+                addr,
                 local_addr,
                 socket,
                 closed,
@@ -84,23 +116,42 @@ impl Listener {
         })
     }
 
-    /// The bound address (with the real port when bound to port 0).
+    /// The bound TCP address (with the real port when bound to port 0);
+    /// `0.0.0.0:0` for a Unix or memory listener, which has none (see
+    /// [`Listener::addr`]).
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr
     }
 
+    /// The address to connect to: `host:port` with the real port for TCP,
+    /// the address as given for `unix:` and `memory:`.
+    pub fn addr(&self) -> &str {
+        &self.inner.addr
+    }
+
     /// Stops accepting at once: from its return, connection attempts to the
-    /// port are refused and the port can be bound again. Connections
-    /// already accepted stay up. No close callback fires.
+    /// address are refused and it can be bound again (a Unix socket's file
+    /// is removed). Connections already accepted stay up. No close
+    /// callback fires.
     pub fn close(&self) {
         // Aborting the accept task drops the socket only when the runtime
         // next gets to it; shutting the socket down takes it out of the
         // listening state right now.
-        self.inner.closed.store(true, Ordering::Release);
-        if let Err(error) =
-            socket2::SockRef::from(&*self.inner.socket).shutdown(std::net::Shutdown::Read)
-        {
-            tracing::debug!(local_addr = %self.inner.local_addr, %error, "listener shutdown failed");
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let shutdown = match &self.inner.socket {
+            Socket::Tcp(socket) => {
+                socket2::SockRef::from(&**socket).shutdown(std::net::Shutdown::Read)
+            }
+            Socket::Unix(_, path) => std::fs::remove_file(path),
+            Socket::Memory(incoming) => {
+                incoming.close();
+                Ok(())
+            }
+        };
+        if let Err(error) = shutdown {
+            tracing::debug!(addr = %self.inner.addr, %error, "listener shutdown failed");
         }
         self.inner.accept.abort();
     }
@@ -111,20 +162,64 @@ impl Listener {
     }
 }
 
-async fn accept_loop(
-    listener: Arc<TcpListener>,
-    closed: Arc<AtomicBool>,
-    _task: TaskGuard,
-    accept: impl Fn(TcpStream, SocketAddr),
-) {
-    loop {
-        match listener.accept().await {
-            Ok((stream, remote)) => {
+impl Socket {
+    fn clone_handle(&self) -> Socket {
+        match self {
+            Socket::Tcp(s) => Socket::Tcp(s.clone()),
+            Socket::Unix(s, path) => Socket::Unix(s.clone(), path.clone()),
+            Socket::Memory(s) => Socket::Memory(s.clone()),
+        }
+    }
+
+    /// The next connection and where it came from; for Unix and memory
+    /// ones, the listener's own address.
+    async fn accept(&self, addr: &str) -> io::Result<(Stream, String)> {
+        match self {
+            Socket::Tcp(socket) => {
+                let (stream, remote) = socket.accept().await?;
                 if let Err(error) = stream.set_nodelay(true) {
                     tracing::debug!(%remote, %error, "set_nodelay failed");
                 }
-                accept(stream, remote);
+                Ok((Stream::Tcp(stream), remote.to_string()))
             }
+            Socket::Unix(socket, _) => {
+                let (stream, _) = socket.accept().await?;
+                Ok((Stream::Unix(stream), addr.to_owned()))
+            }
+            Socket::Memory(incoming) => match incoming.accept().await {
+                Some(pipe) => Ok((Stream::Memory(pipe), addr.to_owned())),
+                None => Err(io::Error::from(io::ErrorKind::NotConnected)),
+            },
+        }
+    }
+}
+
+/// A listening TCP socket on `addr`.
+fn bind_tcp(addr: &str, backlog: u32) -> io::Result<TcpListener> {
+    let target = addr
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "resolves to no address"))?;
+    let socket = match target {
+        SocketAddr::V4(_) => TcpSocket::new_v4(),
+        SocketAddr::V6(_) => TcpSocket::new_v6(),
+    }?;
+    // A restarted node can take its port back while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(target)?;
+    socket.listen(backlog)
+}
+
+async fn accept_loop(
+    listener: Socket,
+    addr: String,
+    closed: Arc<AtomicBool>,
+    _task: TaskGuard,
+    accept: impl Fn(Stream, String),
+) {
+    loop {
+        match listener.accept(&addr).await {
+            Ok((stream, remote)) => accept(stream, remote),
             // A closed listener's socket fails its accept before the
             // task is aborted: that is its end, not a failure.
             Err(_) if closed.load(Ordering::Acquire) => return,

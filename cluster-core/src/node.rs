@@ -8,14 +8,12 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::config::Config;
@@ -26,8 +24,9 @@ use crate::listener::Listener;
 use crate::peer::{Endpoint, Peer, WeakPeer};
 use crate::shared::Shared;
 use crate::sync::lock;
+use crate::transport::Stream;
 
-pub(crate) type AcceptFn = Box<dyn Fn(&Peer, SocketAddr) + Send + Sync>;
+pub(crate) type AcceptFn = Box<dyn Fn(&Peer, &str) + Send + Sync>;
 pub(crate) type CloseFn = Box<dyn Fn(&Peer, &Error) + Send + Sync>;
 type ShutdownHook = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
@@ -146,8 +145,11 @@ impl Node {
         }
     }
 
-    /// Binds a listener on `addr` (`"127.0.0.1:0"` asks the OS for a port),
-    /// right away, and accepts connections in the background until
+    /// Binds a listener on `addr` right away: `host:port` for TCP
+    /// (`"127.0.0.1:0"` asks the OS for a port), `unix:/path` for a Unix
+    /// domain socket (its file is removed when the listener closes), or
+    /// `memory:name` for in-process connections without sockets (tests);
+    /// [`Listener::addr`] is what to connect to. It and accepts connections in the background until
     /// [`Listener::close`] or the node's shutdown. Fails with
     /// [`Error::Listen`] when the address is malformed or in use, or when
     /// called outside a tokio runtime, and with [`Error::Shutdown`] once the
@@ -170,7 +172,8 @@ impl Node {
         Ok(listener)
     }
 
-    /// Returns the peer for `addr` (`host:port`; names are resolved), trying
+    /// Returns the peer for `addr` (`host:port`, names resolved;
+    /// `unix:/path`; or `memory:name` of a listener in this process), trying
     /// once to connect if it is not connected (for at most the connect
     /// timeout). Always returns a peer, even when that attempt fails: calls
     /// then retry the connection. While the peer is open, the same address
@@ -333,7 +336,7 @@ impl Drop for Handle {
 }
 
 impl NodeInner {
-    fn accept(self: &Arc<Self>, stream: TcpStream, remote: SocketAddr) {
+    fn accept(self: &Arc<Self>, stream: Stream, remote: String) {
         if self.shared.is_draining() {
             return;
         }
@@ -347,7 +350,7 @@ impl NodeInner {
         };
         Peer::inbound(&self.shared, self.clone(), slot, stream, remote, |peer| {
             if let Some(on_accept) = &self.on_accept {
-                guard("accept", || on_accept(peer, remote));
+                guard("accept", || on_accept(peer, &peer.addr()));
             }
         });
     }

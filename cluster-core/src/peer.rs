@@ -9,14 +9,12 @@
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::connection::{Connection, Deadline, End, Owner, RequestHead, Run, Waiting};
@@ -26,6 +24,7 @@ use crate::session::Reply;
 use crate::shared::Shared;
 use crate::sync::lock;
 use crate::trace::{self, Caller};
+use crate::transport::Stream;
 
 /// What a peer needs of its node: serving requests, and hearing of
 /// connections that come and go.
@@ -82,7 +81,8 @@ enum Origin {
         /// Whether its connections open with a hello (the extension).
         hello: bool,
     },
-    Inbound(SocketAddr),
+    /// Where the connection came from.
+    Inbound(String),
 }
 
 #[derive(Default)]
@@ -119,8 +119,8 @@ impl Peer {
         shared: &Arc<Shared>,
         node: Arc<dyn Endpoint>,
         slot: crate::budget::ConnectionSlot,
-        stream: TcpStream,
-        remote: SocketAddr,
+        stream: Stream,
+        remote: String,
         accepted: impl FnOnce(&Peer),
     ) {
         let peer = Self::new(shared, node, Origin::Inbound(remote));
@@ -243,11 +243,12 @@ impl Peer {
     }
 
     /// The address: as given to [`crate::Node::connect`] for an outbound
-    /// peer, the remote socket address for an inbound one.
+    /// peer; for an inbound one the remote socket address over TCP, the
+    /// listener's address (`unix:/path`, `memory:name`) otherwise.
     pub fn addr(&self) -> String {
         match &self.inner.origin {
             Origin::Outbound { dialer, .. } => dialer.addr().to_owned(),
-            Origin::Inbound(remote) => remote.to_string(),
+            Origin::Inbound(remote) => remote.clone(),
         }
     }
 

@@ -16,12 +16,12 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::config::Dialing;
 use crate::error::{Error, Result};
 use crate::sync::lock;
+use crate::transport::{Stream, dial};
 
 /// Dials one address.
 pub(crate) struct Dialer {
@@ -62,7 +62,7 @@ impl Dialer {
 
     /// One connect attempt, bounded by the connect timeout; or the last
     /// failure at once while backing off.
-    pub(crate) async fn dial(&self) -> Result<TcpStream> {
+    pub(crate) async fn dial(&self) -> Result<Stream> {
         if let Some(error) = self.backing_off() {
             return Err(error);
         }
@@ -100,33 +100,6 @@ fn jitter(pause: Duration) -> Duration {
     let random = RandomState::new().hash_one(0u8);
     let fraction = (random >> 11) as f64 / (1u64 << 53) as f64;
     pause.mul_f64(0.5 + fraction / 2.0)
-}
-
-/// Resolves `addr` and connects to the first address that accepts.
-async fn dial(addr: &str) -> Result<TcpStream> {
-    let resolved = tokio::net::lookup_host(addr)
-        .await
-        .map_err(|e| Error::Resolve {
-            addr: addr.to_owned(),
-            source: Arc::new(e),
-        })?;
-    let mut last = None;
-    for target in resolved {
-        match TcpStream::connect(target).await {
-            Ok(stream) => {
-                // Frames are coalesced by the writer; Nagle would only delay them.
-                stream.set_nodelay(true)?;
-                return Ok(stream);
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    let source =
-        last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "resolved to no address"));
-    Err(Error::Connect {
-        addr: addr.to_owned(),
-        source: Arc::new(source),
-    })
 }
 
 #[cfg(test)]

@@ -329,7 +329,7 @@ async fn accept_callback_gets_the_real_remote_address() {
     let (remotes, mut accepted_from) = events();
     let server = Node::builder()
         .on_accept(move |peer, remote| {
-            let _ = remotes.send((peer.addr(), remote));
+            let _ = remotes.send((peer.addr(), remote.to_owned()));
         })
         .build();
     let listener = server.listen("127.0.0.1:0").expect("bind");
@@ -337,8 +337,8 @@ async fn accept_callback_gets_the_real_remote_address() {
         .await
         .expect("connect");
     let (peer_addr, remote) = accepted_from.next().await;
-    assert_eq!(remote, raw.local_addr().expect("local addr"));
-    assert_eq!(peer_addr, remote.to_string());
+    assert_eq!(remote, raw.local_addr().expect("local addr").to_string());
+    assert_eq!(peer_addr, remote);
 }
 
 #[test]

@@ -16,17 +16,16 @@
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, Interest};
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 
 use super::dispatch::{Admission, RequestHead};
 use super::{Connection, End};
 use crate::error::{Error, ProtocolError};
+use crate::transport::ReadHalf;
 use crate::wire::{Frame, ext};
 
 /// The least a read asks for: small enough that an idle connection holds
@@ -42,7 +41,7 @@ const TINY_READ: usize = 1024;
 /// How often a paused reader checks whether its peer left.
 const PROBE: Duration = Duration::from_millis(200);
 
-pub(super) async fn run(conn: Arc<Connection>, mut rd: OwnedReadHalf) {
+pub(super) async fn run(conn: Arc<Connection>, mut rd: ReadHalf) {
     let mut admission = Admission::new(&conn);
     match read_frames(&conn, &mut admission, &mut rd).await {
         Ok(()) => {
@@ -89,7 +88,7 @@ async fn drain(conn: &Connection, admission: &mut Admission) {
 async fn read_frames(
     conn: &Arc<Connection>,
     admission: &mut Admission,
-    rd: &mut OwnedReadHalf,
+    rd: &mut ReadHalf,
 ) -> Result<(), Error> {
     let config = &conn.shared.config;
     let budget = &conn.shared.budget;
@@ -280,27 +279,16 @@ impl Drop for Reserved<'_> {
 /// A FIN seen while paused ends the connection at once, unlike one that is
 /// read: the requests behind it cannot be read without unpausing, and a
 /// peer that left must not hold its handlers and buffers.
-async fn paused<T>(rd: &OwnedReadHalf, until: impl Future<Output = T>) -> Result<T, Error> {
+async fn paused<T>(rd: &ReadHalf, until: impl Future<Output = T>) -> Result<T, Error> {
     let mut until = pin!(until);
     loop {
         tokio::select! {
             value = &mut until => return Ok(value),
             () = tokio::time::sleep(PROBE) => {
-                if let Some(reason) = peer_left(rd) {
+                if let Some(reason) = rd.peer_left() {
                     return Err(reason);
                 }
             }
         }
-    }
-}
-
-/// Whether the peer closed its side (FIN or RST) of a connection that is
-/// not being read: the readiness flags tell even with unread data queued.
-fn peer_left(rd: &OwnedReadHalf) -> Option<Error> {
-    let ready = pin!(rd.ready(Interest::READABLE));
-    match ready.poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(Ok(ready)) if ready.is_read_closed() => Some(Error::Closed),
-        Poll::Ready(Err(error)) => Some(error.into()),
-        _ => None,
     }
 }

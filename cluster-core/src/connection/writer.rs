@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::Notify;
 use tokio::time::timeout;
 
@@ -27,6 +26,7 @@ use super::{Connection, End};
 use crate::budget::Budget;
 use crate::error::Error;
 use crate::sync::lock;
+use crate::transport::WriteHalf;
 
 /// Buffer memory beyond this is given back once the connection has been
 /// idle for [`RELEASE_AFTER`], so a burst does not pin memory on an idle
@@ -182,7 +182,7 @@ impl Drop for WriteQueue {
     }
 }
 
-pub(super) async fn run(conn: Arc<Connection>, mut wr: OwnedWriteHalf) {
+pub(super) async fn run(conn: Arc<Connection>, mut wr: WriteHalf) {
     let mut spare = BytesMut::new();
     let mut per_write = FramesPerWrite::default();
     while let Some((mut batch, frames)) = conn.writes.take(spare, per_write.several()).await {

@@ -22,7 +22,7 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 
 /// The address of a listener, as a `connect` argument.
 pub fn addr(listener: &Listener) -> String {
-    listener.local_addr().to_string()
+    listener.addr().to_owned()
 }
 
 /// A server node that echoes every request body, listening on 127.0.0.1.
