@@ -67,6 +67,10 @@
 //!   [`Handler`] for [`NodeBuilder::handler`] and a [`Service`] to mount with
 //!   others through [`router!`].
 //!
+//! A `#[cfg(...)]` on a method applies to everything generated for it: a
+//! method compiled out has no constant, no table entry, no client method and
+//! no dispatch arm.
+//!
 //! The handler's trace id is [`trace::current`]; calls it makes carry the
 //! trace on.
 //!

@@ -73,15 +73,15 @@ impl<'a> Generator<'a> {
              Clones are cheap and share the target."
         );
         let ids = self.service.methods.iter().map(|m| {
-            let constant = command_const(m);
+            let (cfgs, constant) = (&m.cfgs, command_const(m));
             let id = self.command_id(m);
             let doc = format!("Command id of `{}`.", m.ident);
-            quote!(#[doc = #doc] pub const #constant: u32 = #id;)
+            quote!(#(#cfgs)* #[doc = #doc] pub const #constant: u32 = #id;)
         });
         let table = self.service.methods.iter().map(|m| {
-            let constant = command_const(m);
+            let (cfgs, constant) = (&m.cfgs, command_const(m));
             let (method, oneway) = (m.ident.to_string(), m.oneway);
-            quote!(::cluster::Command { name: #method, id: Self::#constant, oneway: #oneway })
+            quote!(#(#cfgs)* ::cluster::Command { name: #method, id: Self::#constant, oneway: #oneway })
         });
         let methods = self.service.methods.iter().map(|m| self.client_method(m));
         // Explicit duplicates were reported with their spans already; this
@@ -219,19 +219,24 @@ impl<'a> Generator<'a> {
         );
         let service = Ident::new("service", Span::mixed_site());
         let req = Ident::new("req", Span::mixed_site());
-        let ids = self.service.methods.iter().map(|m| {
-            let constant = command_const(m);
-            quote!(<#client>::#constant)
+        let known = self.service.methods.iter().map(|m| {
+            let (cfgs, constant) = (&m.cfgs, command_const(m));
+            quote!(#(#cfgs)* <#client>::#constant => {})
         });
         let arms = self
             .service
             .methods
             .iter()
             .map(|m| self.server_arm(m, &service, &req));
+        // A `where` predicate cannot carry a `#[cfg]` (not before Rust
+        // 1.88), so a method under one gets no bounds here: its arm is
+        // checked where it stands, and its client method already reports a
+        // type the codec cannot carry at the type's span.
         let bounds: Vec<TokenStream> = self
             .service
             .methods
             .iter()
+            .filter(|m| m.cfgs.is_empty())
             .flat_map(|m| {
                 let response = (!m.oneway)
                     .then(|| self.bound(m.remote_ok.as_ref().unwrap_or(&m.output), "Encode"));
@@ -269,6 +274,8 @@ impl<'a> Generator<'a> {
             {
                 const COMMANDS: ::cluster::CommandTable = ::cluster::CommandTable::Service(<#client>::COMMANDS);
 
+                // With every method compiled out, all requests are handed back.
+                #[allow(unreachable_code)]
                 fn serve(
                     &self,
                     #req: ::cluster::Request,
@@ -279,7 +286,7 @@ impl<'a> Generator<'a> {
                     ::cluster::Request,
                 > {
                     match #req.cmd {
-                        #(#ids)|* => {}
+                        #(#known)*
                         _ => return ::core::result::Result::Err(#req),
                     }
                     let #service = ::core::clone::Clone::clone(&self.service);
@@ -348,7 +355,9 @@ impl<'a> Generator<'a> {
                 ::cluster::__private::encode_response::<#codec, #output>(#req.cmd, #req.session, &#response)
             })
         };
+        let cfgs = &m.cfgs;
         quote! {
+            #(#cfgs)*
             <#client>::#constant => {
                 #decode
                 #respond

@@ -19,6 +19,10 @@ pub(crate) struct Checked {
 
 pub(crate) struct CheckedMethod {
     pub(crate) attrs: Vec<Attribute>,
+    /// The method's `#[cfg(...)]` attributes, also among `attrs`: every
+    /// item generated for the method carries them, so that a method
+    /// compiled out leaves no command, table entry or dispatch arm behind.
+    pub(crate) cfgs: Vec<Attribute>,
     pub(crate) ident: Ident,
     pub(crate) args: Vec<(Ident, Type)>,
     /// The declared return type; `()` for one-way methods.
@@ -194,6 +198,13 @@ fn check_method(method: &Method, codec: &Codec, errors: &mut Errors) -> Option<C
     });
     (errors.count() == before).then(|| CheckedMethod {
         attrs: method.item.attrs.clone(),
+        cfgs: method
+            .item
+            .attrs
+            .iter()
+            .filter(|attr| attr.path().is_ident("cfg"))
+            .cloned()
+            .collect(),
         ident: sig.ident.clone(),
         args,
         output,
