@@ -94,6 +94,12 @@
 //! takes one zproto request message and returns its response message (or
 //! nothing, one-way), so that silly nodes can call it and be called.
 //!
+//! `codec = path::to::MyCodec` names any other codec: a type implementing
+//! [`codec::Codec`], with [`codec::Encode`] and [`codec::Decode`] for the
+//! tuple of each method's arguments (the request, the same shape on client
+//! and server) and for each return type. [`codec::Codec`] says what an
+//! implementation must do.
+//!
 //! # Errors between cluster nodes
 //!
 //! A method returning `Result<T, E>` sends the whole `Result` as its value:
