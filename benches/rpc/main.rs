@@ -6,11 +6,13 @@
 //! cargo bench --bench rpc                     # full run (about 19 minutes)
 //! cargo bench --bench rpc -- --quick          # under a minute
 //! cargo bench --bench rpc -- --quick --smoke  # CI: every system briefly, no timing
+//! cargo bench --bench rpc -- --charts DIR     # also SVG charts of the run in DIR
 //! ```
 //!
 //! The binary re-executes itself with `--role server` or `--role client`
 //! to get the separate processes; the parent only orchestrates and reports.
 
+mod chart;
 mod cluster_raw;
 mod cluster_typed;
 mod load;
@@ -402,6 +404,11 @@ fn orchestrate(args: &Args) -> Result<(), String> {
         }
     }
     let finished = report::Machine::now();
+    if let Some(dir) = &args.charts {
+        for path in chart::draw(&rows, dir)? {
+            eprintln!("chart: {}", path.display());
+        }
+    }
     print!(
         "{}",
         report::render(
