@@ -149,86 +149,42 @@ fn bincode(buf: &mut BytesMut) {
     Encode::<Bincode>::encode(black_box(&*SERDE), buf).expect("encode");
 }
 
-mod zproto_generated_raw {
-    use super::*;
+/// An `encode` and a `decode` benchmark for each format, in a module
+/// named for it: `$encode` writes the player, `$decode` reads it back.
+macro_rules! formats {
+    ($($module:ident: $encode:expr, $decode:expr;)*) => {$(
+        mod $module {
+            use super::*;
 
-    #[divan::bench]
-    fn encode(b: Bencher) {
-        super::encode(b, generated_raw);
-    }
+            #[divan::bench]
+            fn encode(b: Bencher) {
+                super::encode(b, $encode);
+            }
 
-    #[divan::bench]
-    fn decode(b: Bencher) {
-        super::decode(b, generated_raw, |src| {
-            zproto::decode::<Player>(src).expect("decode")
-        });
-    }
+            #[divan::bench]
+            fn decode(b: Bencher) {
+                super::decode(b, $encode, $decode);
+            }
+        }
+    )*};
 }
 
-mod zproto_generated_body {
-    use super::*;
-
-    #[divan::bench]
-    fn encode(b: Bencher) {
-        super::encode(b, generated_body);
-    }
-
-    #[divan::bench]
-    fn decode(b: Bencher) {
-        super::decode(b, generated_body, |src| {
-            <Player as Decode<Zproto>>::decode(src).expect("decode")
-        });
-    }
-}
-
-mod zproto_dynamic_raw {
-    use super::*;
-
-    #[divan::bench]
-    fn encode(b: Bencher) {
-        super::encode(b, dynamic_raw);
-    }
-
-    #[divan::bench]
-    fn decode(b: Bencher) {
+formats! {
+    zproto_generated_raw: generated_raw, |src| zproto::decode::<Player>(src).expect("decode");
+    zproto_generated_body: generated_body, |src| {
+        <Player as Decode<Zproto>>::decode(src).expect("decode")
+    };
+    zproto_dynamic_raw: dynamic_raw, |src| {
         let (schema, id, _) = &*DYNAMIC;
-        super::decode(b, dynamic_raw, |src| {
-            schema.decode(*id, src).expect("decode")
-        });
-    }
-}
-
-mod zproto_dynamic_body {
-    use super::*;
-
-    #[divan::bench]
-    fn encode(b: Bencher) {
-        super::encode(b, dynamic_body);
-    }
-
-    #[divan::bench]
-    fn decode(b: Bencher) {
+        schema.decode(*id, src).expect("decode")
+    };
+    zproto_dynamic_body: dynamic_body, |src| {
         let (schema, id, _) = &*DYNAMIC;
-        super::decode(b, dynamic_body, |src| {
-            schema.decode_body(*id, src).expect("decode")
-        });
-    }
-}
-
-mod bincode_serde {
-    use super::*;
-
-    #[divan::bench]
-    fn encode(b: Bencher) {
-        super::encode(b, bincode);
-    }
-
-    #[divan::bench]
-    fn decode(b: Bencher) {
-        super::decode(b, bincode, |src| {
-            <SerdePlayer as Decode<Bincode>>::decode(src).expect("decode")
-        });
-    }
+        schema.decode_body(*id, src).expect("decode")
+    };
+    bincode_serde: bincode, |src| {
+        <SerdePlayer as Decode<Bincode>>::decode(src).expect("decode")
+    };
 }
 
 fn main() {

@@ -83,17 +83,22 @@ impl Notebook for Book {
     }
 }
 
-#[tokio::test]
-async fn a_json_service_round_trips_calls_of_every_arity() {
-    let (notes, mut noted) = mpsc::unbounded_channel();
-    let server = Node::builder()
-        .handler(NotebookServer::new(Book(notes)))
-        .build();
+/// A peer of a node serving with `handler`, and that node, which serves
+/// for as long as it is held.
+async fn serve(handler: impl cluster::Handler) -> (cluster::Peer, Node) {
+    let server = Node::builder().handler(handler).build();
     let listener = server.listen("127.0.0.1:0").expect("bind");
     let peer = Node::builder()
         .build()
         .connect(&listener.local_addr().to_string())
         .await;
+    (peer, server)
+}
+
+#[tokio::test]
+async fn a_json_service_round_trips_calls_of_every_arity() {
+    let (notes, mut noted) = mpsc::unbounded_channel();
+    let (peer, _server) = serve(NotebookServer::new(Book(notes))).await;
     let book = NotebookClient::new(peer.clone());
     assert_eq!(book.count().await.expect("no arguments"), 7);
     assert_eq!(book.shout("hi".into()).await.expect("one"), "HI");
@@ -121,17 +126,11 @@ pub trait Pair {
 #[tokio::test]
 async fn a_bincode_request_is_its_arguments_one_after_another() {
     let (bodies, mut seen) = mpsc::unbounded_channel();
-    let server = Node::builder()
-        .handler(move |req: cluster::Request| {
-            let _ = bodies.send(req.body.clone());
-            async { Some(Bytes::new()) }
-        })
-        .build();
-    let listener = server.listen("127.0.0.1:0").expect("bind");
-    let peer = Node::builder()
-        .build()
-        .connect(&listener.local_addr().to_string())
-        .await;
+    let (peer, _server) = serve(move |req: cluster::Request| {
+        let _ = bodies.send(req.body.clone());
+        async { Some(Bytes::new()) }
+    })
+    .await;
     PairClient::new(peer)
         .pair(-3, "ab".into())
         .await
