@@ -1,24 +1,24 @@
 //! Encode/decode throughput of one representative message (nested struct,
 //! arrays, strings) for zproto through generated code, zproto through the
-//! dynamic `Value` API, and bincode. Run with `cargo bench --bench codec`.
+//! dynamic `Value` API, and bincode. Run with `cargo bench --bench codec`
+//! (divan: a few seconds; `-- --help` for its options).
 //!
-//! Each measurement warms up, then times several repetitions and reports
-//! the median. "raw" is the zproto encoding alone; "body" is what travels in
-//! a cluster frame, `pack(encode(msg))`.
+//! "raw" is the zproto encoding alone; "body" is what travels in a cluster
+//! frame, `pack(encode(msg))`. Encoding writes into a cleared buffer;
+//! decoding reads what encoding produced. Throughput counts its bytes.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::sync::LazyLock;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use cluster::codec::{Bincode, Decode, Encode, Zproto};
-use cluster::zproto::{self, ByteStr, Schema, StructValue};
+use cluster::zproto::{self, ByteStr, Schema, StructId, StructValue};
+use divan::Bencher;
+use divan::counter::BytesCount;
 use serde::{Deserialize, Serialize};
 
 cluster::zproto!("benches/codec.zproto");
-
-const WARM_UP: Duration = Duration::from_millis(300);
-const REPETITION: Duration = Duration::from_millis(100);
-const REPETITIONS: usize = 11;
 
 fn player() -> Player {
     let items = (0..8)
@@ -93,96 +93,105 @@ fn serde_player(p: &Player) -> SerdePlayer {
     }
 }
 
-/// Median time of one call of `f`, after a warm-up.
-fn time(mut f: impl FnMut()) -> Duration {
-    let start = Instant::now();
-    let mut calls = 0u32;
-    while start.elapsed() < WARM_UP {
-        f();
-        calls += 1;
-    }
-    let per_rep = (calls as u128 * REPETITION.as_nanos() / WARM_UP.as_nanos()).max(1) as u32;
-    let mut samples: Vec<Duration> = (0..REPETITIONS)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..per_rep {
-                f();
-            }
-            start.elapsed() / per_rep
-        })
-        .collect();
-    samples.sort();
-    samples[REPETITIONS / 2]
-}
-
-/// Times `encode` (into a cleared buffer) and `decode` (of what `encode`
-/// produced) and prints one line.
-fn measure(name: &str, mut encode: impl FnMut(&mut BytesMut), mut decode: impl FnMut(&[u8])) {
-    let mut buf = BytesMut::with_capacity(4096);
-    encode(&mut buf);
-    let encoded = buf.split().freeze();
-    let enc = time(|| {
-        buf.clear();
-        encode(&mut buf);
-    });
-    let dec = time(|| decode(black_box(&encoded)));
-    let mbps = |d: Duration| encoded.len() as f64 / d.as_secs_f64() / 1e6;
-    println!(
-        "{name:<26} {:>5} B   encode {:>7.0} ns {:>7.0} MB/s   decode {:>7.0} ns {:>7.0} MB/s",
-        encoded.len(),
-        enc.as_nanos(),
-        mbps(enc),
-        dec.as_nanos(),
-        mbps(dec),
-    );
-}
-
-fn main() {
-    println!("one message: player with 8 items and 16 friends (median of {REPETITIONS} runs)");
-    let typed = player();
-    measure(
-        "zproto generated, raw",
-        |buf| zproto::encode(black_box(&typed), buf).expect("encode"),
-        |src| drop(black_box(zproto::decode::<Player>(src).expect("decode"))),
-    );
-    measure(
-        "zproto generated, body",
-        |buf| Encode::<Zproto>::encode(black_box(&typed), buf).expect("encode"),
-        |src| {
-            drop(black_box(
-                <Player as Decode<Zproto>>::decode(src).expect("decode"),
-            ))
-        },
-    );
-
+/// One player with 8 items and 16 friends.
+static TYPED: LazyLock<Player> = LazyLock::new(player);
+static SERDE: LazyLock<SerdePlayer> = LazyLock::new(|| serde_player(&TYPED));
+/// The same player as a dynamic value, with its schema.
+static DYNAMIC: LazyLock<(Schema, StructId, StructValue)> = LazyLock::new(|| {
     let schema = Schema::parse(include_str!("codec.zproto")).expect("schema");
     let id = schema.find("player").expect("player");
     let mut raw = BytesMut::new();
-    zproto::encode(&typed, &mut raw).expect("encode");
-    let value: StructValue = schema.decode(id, &raw).expect("decode");
-    measure(
-        "zproto dynamic Value, raw",
-        |buf| schema.encode(id, black_box(&value), buf).expect("encode"),
-        |src| drop(black_box(schema.decode(id, src).expect("decode"))),
-    );
-    measure(
-        "zproto dynamic Value, body",
-        |buf| {
-            schema
-                .encode_body(id, black_box(&value), buf)
-                .expect("encode")
-        },
-        |src| drop(black_box(schema.decode_body(id, src).expect("decode"))),
-    );
+    zproto::encode(&*TYPED, &mut raw).expect("encode");
+    let value = schema.decode(id, &raw).expect("decode");
+    (schema, id, value)
+});
 
-    let serde = serde_player(&typed);
-    measure(
-        "bincode (serde)",
-        |buf| Encode::<Bincode>::encode(black_box(&serde), buf).expect("encode"),
-        |src| {
-            drop(black_box(
-                <SerdePlayer as Decode<Bincode>>::decode(src).expect("decode"),
-            ))
-        },
-    );
+/// Times `encode` into a cleared buffer.
+fn encode(b: Bencher, encode: impl Fn(&mut BytesMut)) {
+    let mut buf = BytesMut::with_capacity(4096);
+    encode(&mut buf);
+    b.counter(BytesCount::new(buf.len())).bench_local(|| {
+        buf.clear();
+        encode(&mut buf);
+    });
+}
+
+/// Times `decode` of what `encode` produced.
+fn decode<T>(b: Bencher, encode: impl Fn(&mut BytesMut), decode: impl Fn(&[u8]) -> T) {
+    let mut buf = BytesMut::new();
+    encode(&mut buf);
+    let encoded = buf.freeze();
+    b.counter(BytesCount::new(encoded.len()))
+        .bench_local(|| decode(black_box(&encoded)));
+}
+
+fn generated_raw(buf: &mut BytesMut) {
+    zproto::encode(black_box(&*TYPED), buf).expect("encode");
+}
+
+fn generated_body(buf: &mut BytesMut) {
+    Encode::<Zproto>::encode(black_box(&*TYPED), buf).expect("encode");
+}
+
+fn dynamic_raw(buf: &mut BytesMut) {
+    let (schema, id, value) = &*DYNAMIC;
+    schema.encode(*id, black_box(value), buf).expect("encode");
+}
+
+fn dynamic_body(buf: &mut BytesMut) {
+    let (schema, id, value) = &*DYNAMIC;
+    schema
+        .encode_body(*id, black_box(value), buf)
+        .expect("encode");
+}
+
+fn bincode(buf: &mut BytesMut) {
+    Encode::<Bincode>::encode(black_box(&*SERDE), buf).expect("encode");
+}
+
+/// An `encode` and a `decode` benchmark for each format, in a module
+/// named for it: `$encode` writes the player, `$decode` reads it back.
+macro_rules! formats {
+    ($($module:ident: $encode:expr, $decode:expr;)*) => {$(
+        mod $module {
+            use super::*;
+
+            #[divan::bench]
+            fn encode(b: Bencher) {
+                super::encode(b, $encode);
+            }
+
+            #[divan::bench]
+            fn decode(b: Bencher) {
+                super::decode(b, $encode, $decode);
+            }
+        }
+    )*};
+}
+
+formats! {
+    zproto_generated_raw: generated_raw, |src| zproto::decode::<Player>(src).expect("decode");
+    zproto_generated_body: generated_body, |src| {
+        <Player as Decode<Zproto>>::decode(src).expect("decode")
+    };
+    zproto_dynamic_raw: dynamic_raw, |src| {
+        let (schema, id, _) = &*DYNAMIC;
+        schema.decode(*id, src).expect("decode")
+    };
+    zproto_dynamic_body: dynamic_body, |src| {
+        let (schema, id, _) = &*DYNAMIC;
+        schema.decode_body(*id, src).expect("decode")
+    };
+    bincode_serde: bincode, |src| {
+        <SerdePlayer as Decode<Bincode>>::decode(src).expect("decode")
+    };
+}
+
+fn main() {
+    // Short by default (the message is small and the runs are stable);
+    // `--max-time` on the command line still wins.
+    divan::Divan::default()
+        .max_time(Duration::from_millis(500))
+        .config_with_args()
+        .main();
 }

@@ -67,6 +67,10 @@
 //!   [`Handler`] for [`NodeBuilder::handler`] and a [`Service`] to mount with
 //!   others through [`router!`].
 //!
+//! A `#[cfg(...)]` on a method applies to everything generated for it: a
+//! method compiled out has no constant, no table entry, no client method and
+//! no dispatch arm.
+//!
 //! The handler's trace id is [`trace::current`]; calls it makes carry the
 //! trace on.
 //!
@@ -89,6 +93,12 @@
 //! as a tuple, any serde type will do. With `codec = zproto` each method
 //! takes one zproto request message and returns its response message (or
 //! nothing, one-way), so that silly nodes can call it and be called.
+//!
+//! `codec = path::to::MyCodec` names any other codec: a type implementing
+//! [`codec::Codec`], with [`codec::Encode`] and [`codec::Decode`] for the
+//! tuple of each method's arguments (the request, the same shape on client
+//! and server) and for each return type. [`codec::Codec`] says what an
+//! implementation must do.
 //!
 //! # Errors between cluster nodes
 //!

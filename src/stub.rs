@@ -9,8 +9,8 @@ use cluster_core::Error;
 use crate::dispatch::boxed;
 use crate::target::CallTarget;
 
-/// A request body under construction: the arguments encoded one after
-/// another (for zproto, the one message).
+/// A request body under construction: the tuple of the arguments (for
+/// zproto, the one message), the shape the server decodes.
 pub struct Body(BytesMut);
 
 impl Body {
@@ -20,7 +20,7 @@ impl Body {
         Self(BytesMut::new())
     }
 
-    /// Appends one argument.
+    /// Appends the encoding of `value`.
     pub fn put<C: Codec, T: Encode<C> + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
         value
             .encode(&mut self.0)

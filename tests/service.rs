@@ -328,3 +328,59 @@ async fn one_way_methods_run_to_their_end_after_the_sender_closes() {
     let text = tokio::time::timeout(Duration::from_secs(5), noted.recv()).await;
     assert_eq!(text.expect("in time").as_deref(), Some("kept"));
 }
+
+/// Only compiled when its method is: if anything generated for `gone`
+/// escaped its `#[cfg]`, naming this type would not compile.
+#[cfg(not(test))]
+pub struct Missing;
+
+/// A service with methods behind `#[cfg]`: one compiled out, one in (test
+/// binaries are built with `cfg(test)`).
+#[cluster::service]
+pub trait Toggled {
+    async fn always(&self) -> u32;
+    #[cfg(not(test))]
+    async fn gone(&self, arg: Missing) -> Missing;
+    #[cfg(test)]
+    async fn kept(&self, n: u32) -> u32;
+}
+
+struct Toggles;
+
+impl Toggled for Toggles {
+    async fn always(&self) -> u32 {
+        1
+    }
+
+    async fn kept(&self, n: u32) -> u32 {
+        n + 1
+    }
+}
+
+#[tokio::test]
+async fn a_cfg_on_a_method_applies_to_everything_generated_for_it() {
+    let names: Vec<_> = ToggledClient::COMMANDS.iter().map(|c| c.name).collect();
+    assert_eq!(names, ["always", "kept"]);
+    assert_eq!(
+        <ToggledServer<Toggles> as Service>::COMMANDS.len(),
+        2,
+        "the server serves what the client lists"
+    );
+
+    let server = Node::builder().handler(ToggledServer::new(Toggles)).build();
+    let listener = server.listen("127.0.0.1:0").expect("bind");
+    let peer = Node::builder()
+        .extension_peers(true)
+        .build()
+        .connect(&listener.local_addr().to_string())
+        .await;
+    let client = ToggledClient::new(peer.clone());
+    assert_eq!(client.always().await.expect("call"), 1);
+    assert_eq!(client.kept(41).await.expect("call"), 42);
+    // The compiled-out method has no dispatch arm: its id is unknown.
+    let gone = cluster::command_id("Toggled", "gone");
+    match peer.call(gone, "").await.unwrap_err() {
+        Error::Remote { status, .. } => assert_eq!(status, cluster::Status::UnknownCommand),
+        other => panic!("expected an unknown-command status, got {other}"),
+    }
+}

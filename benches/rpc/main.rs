@@ -6,11 +6,13 @@
 //! cargo bench --bench rpc                     # full run (about 19 minutes)
 //! cargo bench --bench rpc -- --quick          # under a minute
 //! cargo bench --bench rpc -- --quick --smoke  # CI: every system briefly, no timing
+//! cargo bench --bench rpc -- --charts DIR     # also SVG charts of the run in DIR
 //! ```
 //!
 //! The binary re-executes itself with `--role server` or `--role client`
 //! to get the separate processes; the parent only orchestrates and reports.
 
+mod chart;
 mod cluster_raw;
 mod cluster_typed;
 mod load;
@@ -70,8 +72,8 @@ const SYSTEMS: [&str; 5] = [
 ];
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let outcome = match args.get("role") {
+    let args = <Args as clap::Parser>::parse();
+    let outcome = match args.child.role.as_deref() {
         Some("server") => run_server(&args),
         Some(role) => run_client(role, &args),
         None => orchestrate(&args),
@@ -85,41 +87,78 @@ fn main() -> ExitCode {
     }
 }
 
-/// `--key value` and `--flag` arguments; anything else (cargo's `--bench`)
-/// is ignored.
-struct Args(Vec<(String, Option<String>)>);
+/// The command line: the run's options, and the hidden ones the parent
+/// gives its server and client processes. Unknown flags are an error.
+#[derive(clap::Parser)]
+#[command(
+    about = "calls/s, latency, CPU and memory of cluster, tarpc and a hand-written reference"
+)]
+struct Args {
+    /// Fewer points and shorter windows: under a minute.
+    #[arg(long)]
+    quick: bool,
+    /// Every system briefly, asserting only that calls complete (CI).
+    #[arg(long)]
+    smoke: bool,
+    /// Repetitions per point (median shown).
+    #[arg(long)]
+    reps: Option<usize>,
+    /// Measured seconds per repetition.
+    #[arg(long)]
+    secs: Option<f64>,
+    /// Only these systems (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    systems: Option<Vec<String>>,
+    /// Only this runtime flavour (`mt` or `ct`); with
+    /// `--role`, the flavour of the process.
+    #[arg(long)]
+    flavor: Option<Flavor>,
+    /// Only these points (comma-separated ids, as in the tables).
+    #[arg(long, value_delimiter = ',')]
+    points: Option<Vec<String>>,
+    /// Skip the memory measurements.
+    #[arg(long)]
+    no_memory: bool,
+    /// Also draw the results as SVG charts into this directory.
+    #[arg(long, value_name = "DIR")]
+    charts: Option<std::path::PathBuf>,
+    /// Given by `cargo bench`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+    #[command(flatten)]
+    child: ChildArgs,
+}
 
-impl Args {
-    fn parse() -> Self {
-        let mut out = Vec::new();
-        let mut args = std::env::args().skip(1).peekable();
-        while let Some(arg) = args.next() {
-            let Some(key) = arg.strip_prefix("--") else {
-                continue;
-            };
-            let value = args.next_if(|v| !v.starts_with("--"));
-            out.push((key.to_owned(), value));
-        }
-        Self(out)
-    }
+/// What the parent tells a server or client process.
+#[derive(clap::Args)]
+struct ChildArgs {
+    #[arg(long, hide = true)]
+    role: Option<String>,
+    #[arg(long, hide = true)]
+    system: Option<String>,
+    #[arg(long, hide = true)]
+    port: Option<u16>,
+    #[arg(long, hide = true)]
+    server_pid: Option<u32>,
+    #[arg(long, hide = true)]
+    conns: Option<usize>,
+    #[arg(long, hide = true)]
+    callers: Option<usize>,
+    #[arg(long, hide = true)]
+    payload: Option<usize>,
+    #[arg(long, hide = true)]
+    kind: Option<load::Kind>,
+    #[arg(long, hide = true)]
+    warmup_ms: Option<u64>,
+    #[arg(long, hide = true)]
+    measure_ms: Option<u64>,
+    #[arg(long, hide = true)]
+    n: Option<usize>,
+}
 
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .and_then(|(_, v)| v.as_deref())
-    }
-
-    fn flag(&self, key: &str) -> bool {
-        self.0.iter().any(|(k, _)| k == key)
-    }
-
-    fn need<T: std::str::FromStr>(&self, key: &str) -> Result<T, String> {
-        self.get(key)
-            .ok_or_else(|| format!("missing --{key}"))?
-            .parse()
-            .map_err(|_| format!("bad --{key}"))
-    }
+/// A child's argument that the parent always gives.
+fn need<T: Clone>(value: &Option<T>, name: &str) -> Result<T, String> {
+    value.clone().ok_or_else(|| format!("missing --{name}"))
 }
 
 fn runtime(flavor: Flavor) -> Result<tokio::runtime::Runtime, String> {
@@ -134,8 +173,8 @@ fn runtime(flavor: Flavor) -> Result<tokio::runtime::Runtime, String> {
 
 /// Serves until the parent closes our stdin.
 fn run_server(args: &Args) -> Result<(), String> {
-    let system = args.need::<String>("system")?;
-    let rt = runtime(args.need("flavor")?)?;
+    let system = need(&args.child.system, "system")?;
+    let rt = runtime(need(&args.flavor, "flavor")?)?;
     rt.block_on(async {
         let port = with_system!(system.as_str(), S => S::serve().await.map_err(|e| e.to_string()))?;
         println!("{port}");
@@ -152,26 +191,27 @@ fn run_server(args: &Args) -> Result<(), String> {
 
 /// Runs one measurement against a server and prints its result line.
 fn run_client(role: &str, args: &Args) -> Result<(), String> {
-    let system = args.need::<String>("system")?;
-    let rt = runtime(args.need("flavor")?)?;
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.need::<u16>("port")?));
-    let server_pid = args.need::<u32>("server-pid")?;
+    let child = &args.child;
+    let system = need(&child.system, "system")?;
+    let rt = runtime(need(&args.flavor, "flavor")?)?;
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, need(&child.port, "port")?));
+    let server_pid = need(&child.server_pid, "server-pid")?;
     let line = rt.block_on(async {
         match role {
             "client" => {
                 let load = Load {
-                    conns: args.need("conns")?,
-                    callers_per_conn: args.need("callers")?,
-                    payload: args.need("payload")?,
-                    kind: args.need("kind")?,
-                    warmup: Duration::from_millis(args.need("warmup-ms")?),
-                    measure: Duration::from_millis(args.need("measure-ms")?),
+                    conns: need(&child.conns, "conns")?,
+                    callers_per_conn: need(&child.callers, "callers")?,
+                    payload: need(&child.payload, "payload")?,
+                    kind: need(&child.kind, "kind")?,
+                    warmup: Duration::from_millis(need(&child.warmup_ms, "warmup-ms")?),
+                    measure: Duration::from_millis(need(&child.measure_ms, "measure-ms")?),
                 };
                 with_system!(system.as_str(), S => load::run::<S>(addr, server_pid, load).await)
                     .map(|m| report::Sample::from(&m).to_line())
             }
             "idle" | "in-flight" => {
-                let n = args.need("n")?;
+                let n = need(&child.n, "n")?;
                 let cost = with_system!(system.as_str(), S => if role == "idle" {
                     load::idle::<S>(addr, server_pid, n).await
                 } else {
@@ -271,7 +311,7 @@ struct Plan {
 
 impl Plan {
     fn from(args: &Args) -> Result<Self, String> {
-        let (quick, smoke) = (args.flag("quick"), args.flag("smoke"));
+        let (quick, smoke) = (args.quick, args.smoke);
         let mut plan = Plan {
             points: if quick {
                 Point::quick_matrix()
@@ -304,21 +344,20 @@ impl Plan {
             systems: SYSTEMS.map(str::to_owned).to_vec(),
             flavors: vec![Flavor::MultiThread, Flavor::CurrentThread],
         };
-        if let Some(reps) = args.get("reps") {
-            plan.reps = reps.parse().map_err(|_| "bad --reps")?;
+        if let Some(reps) = args.reps {
+            plan.reps = reps;
         }
-        if let Some(secs) = args.get("secs") {
-            let secs: f64 = secs.parse().map_err(|_| "bad --secs")?;
-            plan.measure = Duration::from_secs_f64(secs);
+        if let Some(secs) = args.secs {
+            plan.measure = Duration::try_from_secs_f64(secs).map_err(|_| "bad --secs")?;
         }
-        if let Some(systems) = args.get("systems") {
-            plan.systems = systems.split(',').map(str::to_owned).collect();
+        if let Some(systems) = &args.systems {
+            plan.systems = systems.clone();
         }
-        if let Some(flavor) = args.get("flavor") {
-            plan.flavors = vec![flavor.parse()?];
+        if let Some(flavor) = args.flavor {
+            plan.flavors = vec![flavor];
         }
-        if let Some(only) = args.get("points") {
-            plan.points.retain(|p| only.split(',').any(|o| p.id() == o));
+        if let Some(only) = &args.points {
+            plan.points.retain(|p| only.iter().any(|o| p.id() == *o));
         }
         Ok(plan)
     }
@@ -343,7 +382,7 @@ fn orchestrate(args: &Args) -> Result<(), String> {
         }
     }
     let mut memory = Vec::new();
-    if !args.flag("no-memory") {
+    if !args.no_memory {
         for system in &plan.systems {
             let measure = |role: &str, n: usize| -> Result<[f64; 3], String> {
                 let line = client_process(
@@ -365,6 +404,11 @@ fn orchestrate(args: &Args) -> Result<(), String> {
         }
     }
     let finished = report::Machine::now();
+    if let Some(dir) = &args.charts {
+        for path in chart::draw(&rows, dir)? {
+            eprintln!("chart: {}", path.display());
+        }
+    }
     print!(
         "{}",
         report::render(
@@ -373,7 +417,7 @@ fn orchestrate(args: &Args) -> Result<(), String> {
             &plan_summary(&plan),
             &started,
             &finished,
-            args.flag("smoke")
+            args.smoke
         )
     );
     Ok(())

@@ -113,11 +113,11 @@ impl Point {
 /// The figures of one repetition.
 #[derive(Debug, Clone, Copy)]
 pub struct Sample {
-    per_sec: f64,
+    pub per_sec: f64,
     p50: f64,
     p99: f64,
     p999: f64,
-    cpu_us: f64,
+    pub cpu_us: f64,
 }
 
 impl From<&Measured> for Sample {
@@ -171,10 +171,10 @@ pub fn parse_memory(line: &str) -> Result<[f64; 3], String> {
 
 /// The medians of one system at one point.
 pub struct Row {
-    system: String,
-    flavor: Flavor,
-    point: Point,
-    m: Sample,
+    pub system: String,
+    pub flavor: Flavor,
+    pub point: Point,
+    pub m: Sample,
 }
 
 impl Row {

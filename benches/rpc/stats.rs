@@ -1,76 +1,41 @@
-//! Measuring: a latency histogram, process CPU time and resident memory from
+//! Measuring: latency histograms, process CPU time and resident memory from
 //! /proc, and medians.
 
 use std::time::Duration;
 
-/// Sub-buckets per power of two: values are kept to within 1/32 (3 %).
-const SUB_BITS: u32 = 5;
-const SUB: usize = 1 << SUB_BITS;
+/// The longest latency kept apart; longer ones count as this (a call
+/// outlives its timeout long before).
+const MAX_NS: u64 = 60_000_000_000;
 
-/// A log-linear histogram of nanoseconds, cheap enough to record every call.
+/// Call latencies in nanoseconds, over `hdrhistogram` (3 significant
+/// digits, 1 ns to 60 s, allocated once): cheap enough to record every call.
 #[derive(Clone)]
-pub struct Histogram {
-    counts: Vec<u64>,
-    total: u64,
-}
+pub struct Histogram(hdrhistogram::Histogram<u64>);
 
 impl Default for Histogram {
     fn default() -> Self {
-        Self {
-            counts: vec![0; (64 - SUB_BITS as usize + 1) * SUB],
-            total: 0,
-        }
+        Self(hdrhistogram::Histogram::new_with_bounds(1, MAX_NS, 3).expect("valid bounds"))
     }
 }
 
 impl Histogram {
     pub fn record(&mut self, d: Duration) {
         let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        self.counts[bucket(ns)] += 1;
-        self.total += 1;
+        self.0.saturating_record(ns);
     }
 
     pub fn merge(&mut self, other: &Histogram) {
-        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
-            *a += b;
-        }
-        self.total += other.total;
+        // Same bounds on both sides: adding cannot run out of range.
+        let _ = self.0.add(&other.0);
     }
 
     /// The value at quantile `q` (0..=1), in microseconds.
     pub fn quantile_us(&self, q: f64) -> f64 {
-        if self.total == 0 {
+        if self.0.is_empty() {
             return f64::NAN;
         }
-        let rank = ((q * self.total as f64).ceil() as u64).clamp(1, self.total);
-        let mut seen = 0;
-        for (i, n) in self.counts.iter().enumerate() {
-            seen += n;
-            if seen >= rank {
-                return midpoint(i) as f64 / 1000.0;
-            }
-        }
-        f64::NAN
+        self.0.value_at_quantile(q) as f64 / 1000.0
     }
-}
-
-fn bucket(ns: u64) -> usize {
-    if ns < SUB as u64 {
-        return ns as usize;
-    }
-    let exp = 63 - ns.leading_zeros(); // >= SUB_BITS
-    let shift = exp - SUB_BITS;
-    let mantissa = (ns >> shift) as usize & (SUB - 1);
-    (shift as usize + 1) * SUB + mantissa
-}
-
-fn midpoint(bucket: usize) -> u64 {
-    if bucket < SUB {
-        return bucket as u64;
-    }
-    let shift = (bucket / SUB - 1) as u32;
-    let low = ((SUB + bucket % SUB) as u64) << shift;
-    low + (1u64 << shift) / 2
 }
 
 /// CPU time (user + system, all threads) a process has used so far.

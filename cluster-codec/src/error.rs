@@ -35,6 +35,17 @@ pub enum EncodeError {
         /// The field name.
         field: String,
     },
+    /// A codec defined outside this crate rejected the value; made with
+    /// [`EncodeError::other`].
+    #[error(transparent)]
+    Other(BoxError),
+}
+
+impl EncodeError {
+    /// Wraps the error of a codec defined outside this crate.
+    pub fn other(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Other(Box::new(error))
+    }
 }
 
 /// Bytes could not be decoded into the expected type.
@@ -86,9 +97,21 @@ pub enum DecodeError {
         /// Where the bytes stop being UTF-8.
         source: std::str::Utf8Error,
     },
+    /// A codec defined outside this crate rejected the bytes; made with
+    /// [`DecodeError::other`].
+    #[error(transparent)]
+    Other(BoxError),
 }
 
+/// The error of a codec defined outside this crate.
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 impl DecodeError {
+    /// Wraps the error of a codec defined outside this crate.
+    pub fn other(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Other(Box::new(error))
+    }
+
     /// Names the message and field a context-free error happened in; used
     /// by generated code on every field it reads.
     #[doc(hidden)]

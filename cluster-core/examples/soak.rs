@@ -9,6 +9,9 @@
 //! cargo run --release -p cluster-core --example soak -- --duration 600 --concurrency 64
 //! ```
 //!
+//! A progress line (the same counts so far) is printed every `--progress`
+//! seconds, 10 by default.
+//!
 //! Not run by `cargo test`; see RELIABILITY.md for recorded runs.
 
 #[path = "../tests/support/remote.rs"]
@@ -37,32 +40,24 @@ const CALL_TIMEOUT: Duration = Duration::from_millis(500);
 const LOST_AFTER: Duration = Duration::from_secs(5);
 const CLIENTS: usize = 4;
 
+/// The command line; unknown flags are an error.
+#[derive(clap::Parser)]
+#[command(
+    about = "mixed calls and sends against a server that is disconnected and restarted at random"
+)]
 struct Options {
-    duration: Duration,
-    concurrency: usize,
+    /// How long to run, in seconds.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Concurrent workers, spread over the client nodes.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..))]
+    concurrency: u64,
+    /// Seed of the chaos (which server event, when, which worker op).
+    #[arg(long, default_value_t = 1)]
     seed: u64,
-}
-
-fn options() -> Result<Options, String> {
-    let mut options = Options {
-        duration: Duration::from_secs(10),
-        concurrency: 32,
-        seed: 1,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args.next().ok_or(format!("{flag} needs a value"))?;
-        let number: u64 = value
-            .parse()
-            .map_err(|_| format!("{flag}: not a number: {value}"))?;
-        match flag.as_str() {
-            "--duration" => options.duration = Duration::from_secs(number),
-            "--concurrency" => options.concurrency = number.max(1) as usize,
-            "--seed" => options.seed = number,
-            _ => return Err(format!("unknown flag {flag}")),
-        }
-    }
-    Ok(options)
+    /// Seconds between progress lines; 0 for none.
+    #[arg(long, default_value_t = 10)]
+    progress: u64,
 }
 
 /// xorshift: reproducible chaos without a dependency.
@@ -220,18 +215,11 @@ async fn work(
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let options = match options() {
-        Ok(options) => options,
-        Err(why) => {
-            eprintln!("{why}\nusage: soak [--duration SECS] [--concurrency N] [--seed N]");
-            return ExitCode::FAILURE;
-        }
-    };
+    let options = <Options as clap::Parser>::parse();
+    let duration = Duration::from_secs(options.duration);
     println!(
         "soak: {} s, {} workers on {CLIENTS} client nodes, seed {}",
-        options.duration.as_secs(),
-        options.concurrency,
-        options.seed
+        options.duration, options.concurrency, options.seed
     );
     let ledger = Arc::new(Ledger::default());
     let mut server_node = server("127.0.0.1:0", &ledger);
@@ -249,7 +237,7 @@ async fn main() -> ExitCode {
     let ids: Arc<AtomicU64> = Arc::default();
     let tally = Arc::new(Tally::default());
     let stop: Arc<AtomicBool> = Arc::default();
-    let workers: Vec<_> = (0..options.concurrency)
+    let workers: Vec<_> = (0..options.concurrency as usize)
         .map(|w| {
             let peer = clients[w % CLIENTS].1.clone();
             let seed = options.seed.wrapping_mul(1000) + w as u64;
@@ -261,7 +249,8 @@ async fn main() -> ExitCode {
     let (mut restarts, mut disconnects) = (0u64, 0u64);
     let started = Instant::now();
     let mut report = started;
-    while started.elapsed() < options.duration {
+    let progress = Duration::from_secs(options.progress);
+    while started.elapsed() < duration {
         tokio::time::sleep(Duration::from_millis(100 + rng.below(900))).await;
         if rng.below(10) == 0 {
             // The server dies with everything in flight and comes back.
@@ -276,7 +265,7 @@ async fn main() -> ExitCode {
                 disconnects += 1;
             }
         }
-        if report.elapsed() >= Duration::from_secs(10) {
+        if !progress.is_zero() && report.elapsed() >= progress {
             report = Instant::now();
             println!(
                 "[{:>4} s] {}; restarts {restarts}, disconnects {disconnects}",

@@ -73,15 +73,15 @@ impl<'a> Generator<'a> {
              Clones are cheap and share the target."
         );
         let ids = self.service.methods.iter().map(|m| {
-            let constant = command_const(m);
+            let (cfgs, constant) = (&m.cfgs, command_const(m));
             let id = self.command_id(m);
             let doc = format!("Command id of `{}`.", m.ident);
-            quote!(#[doc = #doc] pub const #constant: u32 = #id;)
+            quote!(#(#cfgs)* #[doc = #doc] pub const #constant: u32 = #id;)
         });
         let table = self.service.methods.iter().map(|m| {
-            let constant = command_const(m);
+            let (cfgs, constant) = (&m.cfgs, command_const(m));
             let (method, oneway) = (m.ident.to_string(), m.oneway);
-            quote!(::cluster::Command { name: #method, id: Self::#constant, oneway: #oneway })
+            quote!(#(#cfgs)* ::cluster::Command { name: #method, id: Self::#constant, oneway: #oneway })
         });
         let methods = self.service.methods.iter().map(|m| self.client_method(m));
         // Explicit duplicates were reported with their spans already; this
@@ -152,25 +152,21 @@ impl<'a> Generator<'a> {
         }
     }
 
-    /// A client method: encodes each argument, calls or sends, decodes the
-    /// response. Its `where` clause names every type the codec must carry,
-    /// each at the type's own span: a type the codec cannot carry is reported
-    /// there, once, and the body type-checks regardless.
+    /// A client method: encodes the request (the server's shape, see
+    /// [`request_type`]), calls or sends, decodes the response. Its `where`
+    /// clause names every type the codec must carry, at the type's own span:
+    /// a type the codec cannot carry is reported there, once, and the body
+    /// type-checks regardless.
     fn client_method(&self, m: &CheckedMethod) -> TokenStream {
         let (attrs, ident, output, codec) = (&m.attrs, &m.ident, &m.output, &self.codec);
         let client = &self.client;
         let constant = command_const(m);
         let args = m.args.iter().map(|(arg, ty)| quote!(#arg: #ty));
         let body = Ident::new("body", Span::mixed_site());
-        let puts = m
-            .args
-            .iter()
-            .map(|(arg, _)| quote!(#body.put::<#codec, _>(&#arg)?;));
-        let mut bounds: Vec<TokenStream> = m
-            .args
-            .iter()
-            .map(|(_, ty)| self.bound(ty, "Encode"))
-            .collect();
+        let request = request_type(&self.service.codec, m);
+        let value = request_value(&self.service.codec, m);
+        let put = quote!(#body.put::<#codec, #request>(&#value)?;);
+        let mut bounds = vec![self.request_bound(m, "Encode")];
         let (returns, send) = if m.oneway {
             (
                 quote!(()),
@@ -197,7 +193,7 @@ impl<'a> Generator<'a> {
                 #(#bounds,)*
             {
                 let mut #body = ::cluster::__private::Body::new();
-                #(#puts)*
+                #put
                 #send
             }
         }
@@ -205,8 +201,13 @@ impl<'a> Generator<'a> {
 
     /// `ty: Encode<codec>` (or `Decode`), spanned at `ty`.
     fn bound(&self, ty: &Type, which: &str) -> TokenStream {
-        let (codec, which) = (&self.codec, Ident::new(which, ty.span()));
-        quote_spanned!(ty.span()=> #ty: ::cluster::__private::cluster_codec::#which<#codec>)
+        self.bound_at(quote!(#ty), ty.span(), which)
+    }
+
+    /// `ty: Encode<codec>` (or `Decode`), spanned at `span`.
+    fn bound_at(&self, ty: TokenStream, span: Span, which: &str) -> TokenStream {
+        let (codec, which) = (&self.codec, Ident::new(which, span));
+        quote_spanned!(span=> #ty: ::cluster::__private::cluster_codec::#which<#codec>)
     }
 
     fn server(&self) -> TokenStream {
@@ -219,23 +220,28 @@ impl<'a> Generator<'a> {
         );
         let service = Ident::new("service", Span::mixed_site());
         let req = Ident::new("req", Span::mixed_site());
-        let ids = self.service.methods.iter().map(|m| {
-            let constant = command_const(m);
-            quote!(<#client>::#constant)
+        let known = self.service.methods.iter().map(|m| {
+            let (cfgs, constant) = (&m.cfgs, command_const(m));
+            quote!(#(#cfgs)* <#client>::#constant => {})
         });
         let arms = self
             .service
             .methods
             .iter()
             .map(|m| self.server_arm(m, &service, &req));
+        // A `where` predicate cannot carry a `#[cfg]` (not before Rust
+        // 1.88), so a method under one gets no bounds here: its arm is
+        // checked where it stands, and its client method already reports a
+        // type the codec cannot carry at the type's span.
         let bounds: Vec<TokenStream> = self
             .service
             .methods
             .iter()
+            .filter(|m| m.cfgs.is_empty())
             .flat_map(|m| {
                 let response = (!m.oneway)
                     .then(|| self.bound(m.remote_ok.as_ref().unwrap_or(&m.output), "Encode"));
-                std::iter::once(self.request_bound(m)).chain(response)
+                std::iter::once(self.request_bound(m, "Decode")).chain(response)
             })
             .collect();
         let handler_bounds = &bounds;
@@ -269,6 +275,8 @@ impl<'a> Generator<'a> {
             {
                 const COMMANDS: ::cluster::CommandTable = ::cluster::CommandTable::Service(<#client>::COMMANDS);
 
+                // With every method compiled out, all requests are handed back.
+                #[allow(unreachable_code)]
                 fn serve(
                     &self,
                     #req: ::cluster::Request,
@@ -279,7 +287,7 @@ impl<'a> Generator<'a> {
                     ::cluster::Request,
                 > {
                     match #req.cmd {
-                        #(#ids)|* => {}
+                        #(#known)*
                         _ => return ::core::result::Result::Err(#req),
                     }
                     let #service = ::core::clone::Clone::clone(&self.service);
@@ -348,7 +356,9 @@ impl<'a> Generator<'a> {
                 ::cluster::__private::encode_response::<#codec, #output>(#req.cmd, #req.session, &#response)
             })
         };
+        let cfgs = &m.cfgs;
         quote! {
+            #(#cfgs)*
             <#client>::#constant => {
                 #decode
                 #respond
@@ -371,24 +381,32 @@ impl<'a> Generator<'a> {
         }
     }
 
-    /// What the server decodes a request into must be `Decode`: the message
-    /// for zproto, the tuple of arguments otherwise (spanned at the first
-    /// argument, or the method for none).
-    fn request_bound(&self, m: &CheckedMethod) -> TokenStream {
-        let request = request_type(&self.service.codec, m);
+    /// The request must be `Encode` for the client and `Decode` for the
+    /// server (`which`), spanned at the first argument, or the method for
+    /// none.
+    fn request_bound(&self, m: &CheckedMethod, which: &str) -> TokenStream {
         let span = m.args.first().map_or(m.ident.span(), |(_, ty)| ty.span());
-        let codec = &self.codec;
-        quote_spanned!(span=> #request: ::cluster::__private::cluster_codec::Decode<#codec>)
+        self.bound_at(request_type(&self.service.codec, m), span, which)
     }
 }
 
-/// The type a request body decodes to: the one message for zproto, the
-/// tuple of the arguments (encoded one after another) otherwise.
+/// The type of a request body, the one shape client and server agree on:
+/// the one message for zproto, the tuple of the arguments otherwise (which
+/// bincode writes as the arguments one after another).
 fn request_type(codec: &Codec, m: &CheckedMethod) -> TokenStream {
     let types = m.args.iter().map(|(_, ty)| ty);
     match codec {
         Codec::Zproto => quote!(#(#types)*),
         _ => quote!((#(#types,)*)),
+    }
+}
+
+/// The client's request value, of [`request_type`], from the arguments.
+fn request_value(codec: &Codec, m: &CheckedMethod) -> TokenStream {
+    let args = m.args.iter().map(|(arg, _)| arg);
+    match codec {
+        Codec::Zproto => quote!(#(#args)*),
+        _ => quote!((#(#args,)*)),
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use syn::spanned::Spanned;
-use syn::{Attribute, FnArg, Ident, ItemTrait, Pat, ReturnType, Type};
+use syn::{Attribute, FnArg, Ident, ItemTrait, Pat, ReceiverKind, ReturnType, Safety, Type};
 
 use super::parse::{Codec, Method, Service};
 use crate::errors::Errors;
@@ -19,6 +19,10 @@ pub(crate) struct Checked {
 
 pub(crate) struct CheckedMethod {
     pub(crate) attrs: Vec<Attribute>,
+    /// The method's `#[cfg(...)]` attributes, also among `attrs`: every
+    /// item generated for the method carries them, so that a method
+    /// compiled out leaves no command, table entry or dispatch arm behind.
+    pub(crate) cfgs: Vec<Attribute>,
     pub(crate) ident: Ident,
     pub(crate) args: Vec<(Ident, Type)>,
     /// The declared return type; `()` for one-way methods.
@@ -107,11 +111,11 @@ fn check_method(method: &Method, codec: &Codec, errors: &mut Errors) -> Option<C
             "service methods cannot be generic: a command has one wire form",
         ));
     }
-    if let Some(token) = sig
-        .constness
-        .map(|t| t.span)
-        .or(sig.unsafety.map(|t| t.span))
-    {
+    let unsafety = match sig.safety {
+        Safety::Unsafe(token) => Some(token.span),
+        _ => None,
+    };
+    if let Some(token) = sig.constness.map(|t| t.span).or(unsafety) {
         errors.push(syn::Error::new(
             token,
             "service methods cannot be `const` or `unsafe`",
@@ -127,13 +131,20 @@ fn check_method(method: &Method, codec: &Codec, errors: &mut Errors) -> Option<C
     let mut inputs = sig.inputs.iter();
     match inputs.next() {
         Some(FnArg::Receiver(recv))
-            if recv.reference.is_some()
-                && recv.mutability.is_none()
-                && recv.colon_token.is_none() => {}
-        Some(FnArg::Receiver(recv)) => errors.push(syn::Error::new(
-            recv.mutability.map_or(recv.self_token.span, |m| m.span),
-            "service methods take `&self`: requests are served concurrently on one shared service",
-        )),
+            if matches!(recv.kind, ReceiverKind::Reference(_, _, None))
+                && recv.mutability.is_none() => {}
+        Some(FnArg::Receiver(recv)) => {
+            let mutability = match &recv.kind {
+                ReceiverKind::Reference(_, _, mutability) => *mutability,
+                _ => None,
+            };
+            errors.push(syn::Error::new(
+                mutability
+                    .or(recv.mutability)
+                    .map_or(recv.self_token.span, |m| m.span),
+                "service methods take `&self`: requests are served concurrently on one shared service",
+            ))
+        }
         _ => errors.push(syn::Error::new(
             sig.paren_token.span.join(),
             "service methods take `&self` first",
@@ -194,6 +205,13 @@ fn check_method(method: &Method, codec: &Codec, errors: &mut Errors) -> Option<C
     });
     (errors.count() == before).then(|| CheckedMethod {
         attrs: method.item.attrs.clone(),
+        cfgs: method
+            .item
+            .attrs
+            .iter()
+            .filter(|attr| attr.path().is_ident("cfg"))
+            .cloned()
+            .collect(),
         ident: sig.ident.clone(),
         args,
         output,
