@@ -162,7 +162,7 @@ impl Node {
         let accepting = inner.clone();
         let listener = Listener::bind(
             addr,
-            inner.shared.config.backlog,
+            &inner.shared.config,
             inner.shared.budget.task(),
             move |stream, remote| accepting.accept(stream, remote),
         )?;
