@@ -19,9 +19,10 @@ mod report;
 mod stats;
 mod system;
 mod tarpc;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, SocketAddr};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::Duration;
 
@@ -36,6 +37,15 @@ macro_rules! with_system {
         match $name {
             "cluster" => {
                 type $S = cluster_raw::ClusterRaw;
+                $body
+            }
+            "cluster-unix" => {
+                type $S = cluster_raw::ClusterRaw<cluster_raw::Unix>;
+                $body
+            }
+            #[cfg(feature = "tls")]
+            "cluster-tls" => {
+                type $S = cluster_raw::ClusterRaw<cluster_raw::Tls>;
                 $body
             }
             "cluster-bincode" => {
@@ -60,13 +70,17 @@ macro_rules! with_system {
 }
 
 /// Every system, in table order: the framework's byte API ("cluster", the
-/// one the goals are checked on) and its typed API with each codec.
-const SYSTEMS: [&str; 5] = [
+/// one the goals are checked on) and its typed API with each codec; then
+/// the byte API over the other transports.
+const SYSTEMS: &[&str] = &[
     "cluster",
     "cluster-bincode",
     "cluster-zproto",
     "tarpc",
     "reference",
+    "cluster-unix",
+    #[cfg(feature = "tls")]
+    "cluster-tls",
 ];
 
 fn main() -> ExitCode {
@@ -137,8 +151,8 @@ fn run_server(args: &Args) -> Result<(), String> {
     let system = args.need::<String>("system")?;
     let rt = runtime(args.need("flavor")?)?;
     rt.block_on(async {
-        let port = with_system!(system.as_str(), S => S::serve().await.map_err(|e| e.to_string()))?;
-        println!("{port}");
+        let addr = with_system!(system.as_str(), S => S::serve().await.map_err(|e| e.to_string()))?;
+        println!("{addr}");
         std::io::stdout().flush().map_err(|e| e.to_string())?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         std::thread::spawn(move || {
@@ -146,6 +160,7 @@ fn run_server(args: &Args) -> Result<(), String> {
             let _ = tx.send(());
         });
         let _ = rx.await;
+        cluster_typed::stop();
         Ok(())
     })
 }
@@ -154,7 +169,8 @@ fn run_server(args: &Args) -> Result<(), String> {
 fn run_client(role: &str, args: &Args) -> Result<(), String> {
     let system = args.need::<String>("system")?;
     let rt = runtime(args.need("flavor")?)?;
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.need::<u16>("port")?));
+    let addr = args.need::<String>("addr")?;
+    let addr = addr.as_str();
     let server_pid = args.need::<u32>("server-pid")?;
     let line = rt.block_on(async {
         match role {
@@ -189,7 +205,8 @@ fn run_client(role: &str, args: &Args) -> Result<(), String> {
 /// A server process, ended when dropped.
 struct Server {
     child: Child,
-    port: u16,
+    /// Where it serves, as [`System::serve`] said.
+    addr: String,
 }
 
 impl Server {
@@ -206,11 +223,11 @@ impl Server {
         BufReader::new(stdout)
             .read_line(&mut line)
             .map_err(|e| e.to_string())?;
-        let port = line
-            .trim()
-            .parse()
-            .map_err(|_| format!("{system} server did not start"))?;
-        Ok(Self { child, port })
+        let addr = line.trim().to_owned();
+        if addr.is_empty() {
+            return Err(format!("{system} server did not start"));
+        }
+        Ok(Self { child, addr })
     }
 }
 
@@ -244,7 +261,7 @@ fn client_process(
     let out = Command::new(exe()?)
         .args(["--role", role, "--system", system, "--flavor"])
         .arg(flavor.to_string())
-        .args(["--port", &server.port.to_string()])
+        .args(["--addr", &server.addr])
         .args(["--server-pid", &server.child.id().to_string()])
         .args(extra)
         .stderr(Stdio::inherit())
@@ -301,7 +318,7 @@ impl Plan {
             } else {
                 100_000
             },
-            systems: SYSTEMS.map(str::to_owned).to_vec(),
+            systems: SYSTEMS.iter().map(|&s| s.to_owned()).collect(),
             flavors: vec![Flavor::MultiThread, Flavor::CurrentThread],
         };
         if let Some(reps) = args.get("reps") {
