@@ -89,8 +89,11 @@ pub enum Error {
     /// settings are unusable: an untrusted, expired or misnamed
     /// certificate, a client certificate missing where one is required, a
     /// peer that does not speak TLS, or a `tls:` address on a node without
-    /// TLS settings. The source says which; over rustls it is a
-    /// `rustls::Error` (see [`crate::rustls`]).
+    /// TLS settings. The source says which: a `rustls::Error` where rustls
+    /// found the fault (the crate re-exports rustls with the feature
+    /// `tls`). Under TLS 1.3 a server refuses a client's certificate only
+    /// after the client's handshake ended: the client's calls then fail
+    /// with [`Error::Closed`], and its close callback gets this error.
     #[error("tls: {0}")]
     Tls(BoxError),
     /// The remote node answered with a status instead of a value. Only
