@@ -148,21 +148,29 @@ async fn a_server_certificate_from_an_untrusted_ca_fails_with_a_tls_error() {
     );
 }
 
+/// The certificate error of a call, trusting `ca`, to a server presenting
+/// `leaf`.
+async fn certificate_error(ca: &Ca, leaf: &Leaf) -> CertificateError {
+    let server = TlsServer::from_pem(leaf.cert.as_bytes(), leaf.key.as_bytes()).expect("server");
+    let (_server, listener) = tls_echo(server, WireFormat::V1);
+    let error = failing_call(ca.client(), listener.addr()).await;
+    match rustls_cause(&error) {
+        rustls::Error::InvalidCertificate(cause) => cause.clone(),
+        other => panic!("not a certificate error: {other}"),
+    }
+}
+
 #[tokio::test]
 async fn a_server_certificate_for_another_name_fails_with_a_tls_error() {
     let ca = Ca::new("test CA");
     let leaf = ca.leaf("node.example", ExtendedKeyUsagePurpose::ServerAuth);
-    let server = TlsServer::from_pem(leaf.cert.as_bytes(), leaf.key.as_bytes()).expect("server");
-    let (_server, listener) = tls_echo(server, WireFormat::V1);
-    let error = failing_call(ca.client(), listener.addr()).await;
+    let cause = certificate_error(&ca, &leaf).await;
     assert!(
         matches!(
-            rustls_cause(&error),
-            rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }
-            )
+            cause,
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }
         ),
-        "{error}"
+        "{cause}"
     );
 }
 
@@ -173,17 +181,13 @@ async fn an_expired_server_certificate_fails_with_a_tls_error() {
         p.not_before = rcgen::date_time_ymd(2000, 1, 1);
         p.not_after = rcgen::date_time_ymd(2001, 1, 1);
     });
-    let server = TlsServer::from_pem(leaf.cert.as_bytes(), leaf.key.as_bytes()).expect("server");
-    let (_server, listener) = tls_echo(server, WireFormat::V1);
-    let error = failing_call(ca.client(), listener.addr()).await;
+    let cause = certificate_error(&ca, &leaf).await;
     assert!(
         matches!(
-            rustls_cause(&error),
-            rustls::Error::InvalidCertificate(
-                CertificateError::Expired | CertificateError::ExpiredContext { .. }
-            )
+            cause,
+            CertificateError::Expired | CertificateError::ExpiredContext { .. }
         ),
-        "{error}"
+        "{cause}"
     );
 }
 
