@@ -2,8 +2,8 @@
 //! that name them.
 //!
 //! An address is `host:port` (TCP), `tls:host:port` (TLS over TCP, with the
-//! feature `tls`; see [`tls`]), `unix:/path` (a Unix domain socket) or
-//! `memory:name` (an in-process pipe to a listener of this process, for
+//! feature `tls`: `transport/tls.rs`), `unix:/path` (a Unix domain socket)
+//! or `memory:name` (an in-process pipe to a listener of this process, for
 //! tests). A connection takes its stream as a closed set of kinds rather
 //! than as a generic: one monomorphic reader and writer, and TCP reads and
 //! writes go straight to its own split halves as before.
