@@ -3,12 +3,11 @@
 //! the same node settings as the byte API.
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cluster::{Error, Handler, Limits, Node, Peer};
+use cluster::{Error, Handler, Limits, Node, NodeBuilder, Peer};
 
 use crate::system::{CallResult, Cmd, Sent, System, serve};
 
@@ -92,23 +91,39 @@ impl ZprotoBench for Server {
 
 /// A node serving `handler`, with the limits the measurements need, for
 /// the rest of the server process (a node stops when its last handle goes).
-pub fn listen(handler: impl Handler) -> io::Result<u16> {
-    static SERVING: Mutex<Vec<Node>> = Mutex::new(Vec::new());
+pub fn listen(handler: impl Handler) -> io::Result<String> {
+    listen_on("127.0.0.1:0", Node::builder(), handler)
+}
+
+/// The nodes that serve until the server process ends.
+static SERVING: Mutex<Vec<Node>> = Mutex::new(Vec::new());
+
+/// Serves with `handler` on `addr`, with `builder`'s settings and the
+/// benchmark's limits; returns the address to connect to.
+pub fn listen_on(addr: &str, builder: NodeBuilder, handler: impl Handler) -> io::Result<String> {
     let mut limits = Limits::default();
     // The in-flight memory measurement holds 100,000 calls on one connection.
     limits.max_concurrent_requests = 1 << 20;
-    let node = Node::builder().limits(limits).handler(handler).build();
-    let listener = node.listen("127.0.0.1:0").map_err(io::Error::other)?;
+    let node = builder.limits(limits).handler(handler).build();
+    let listener = node.listen(addr).map_err(io::Error::other)?;
+    serving().push(node);
+    Ok(listener.addr().to_owned())
+}
+
+/// Drops the serving nodes, which removes a Unix socket's file.
+pub fn stop() {
+    serving().clear();
+}
+
+fn serving() -> std::sync::MutexGuard<'static, Vec<Node>> {
     SERVING
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .push(node);
-    Ok(listener.local_addr().port())
 }
 
 /// One node per connection: a node keeps one connection per address.
-async fn peer(addr: SocketAddr) -> Peer {
-    Node::builder().build().connect(&addr.to_string()).await
+async fn peer(addr: &str) -> Peer {
+    Node::builder().build().connect(addr).await
 }
 
 fn sent(result: Result<(), Error>) -> CallResult<Sent> {
@@ -124,11 +139,11 @@ pub struct ClusterBincode;
 impl System for ClusterBincode {
     type Client = BincodeBenchClient;
 
-    async fn serve() -> io::Result<u16> {
+    async fn serve() -> io::Result<String> {
         listen(BincodeBenchServer::new(Server))
     }
 
-    async fn connect(addr: SocketAddr) -> io::Result<Self::Client> {
+    async fn connect(addr: &str) -> io::Result<Self::Client> {
         let client = BincodeBenchClient::new(peer(addr).await);
         client.count().await.map_err(io::Error::other)?;
         Ok(client)
@@ -158,11 +173,11 @@ pub struct ClusterZproto;
 impl System for ClusterZproto {
     type Client = ZprotoBenchClient;
 
-    async fn serve() -> io::Result<u16> {
+    async fn serve() -> io::Result<String> {
         listen(ZprotoBenchServer::new(Server))
     }
 
-    async fn connect(addr: SocketAddr) -> io::Result<Self::Client> {
+    async fn connect(addr: &str) -> io::Result<Self::Client> {
         let client = ZprotoBenchClient::new(peer(addr).await);
         client
             .count(proto::Count {})

@@ -4,7 +4,6 @@
 //! caller), so a run that completes is also a correctness check.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -64,7 +63,7 @@ async fn count<S: System>(client: &S::Client) -> CallResult<u64> {
     decode_count(&S::call(client, Cmd::Count, Bytes::new()).await?)
 }
 
-pub async fn run<S: System>(addr: SocketAddr, server_pid: u32, load: Load) -> CallResult<Measured> {
+pub async fn run<S: System>(addr: &str, server_pid: u32, load: Load) -> CallResult<Measured> {
     let mut clients = Vec::with_capacity(load.conns);
     for _ in 0..load.conns {
         clients.push(S::connect(addr).await.map_err(|e| e.to_string())?);
@@ -195,18 +194,14 @@ pub struct MemoryCost {
 const LITTLE: &[u8] = &[7; 16];
 
 /// A connection that has carried a call, so its buffers are as they stay.
-async fn used_connection<S: System>(addr: SocketAddr) -> CallResult<S::Client> {
+async fn used_connection<S: System>(addr: &str) -> CallResult<S::Client> {
     let conn = S::connect(addr).await.map_err(|e| e.to_string())?;
     S::call(&conn, Cmd::Echo, Bytes::from_static(LITTLE)).await?;
     Ok(conn)
 }
 
 /// Memory per idle connection: `n` connections, each used once.
-pub async fn idle<S: System>(
-    addr: SocketAddr,
-    server_pid: u32,
-    n: usize,
-) -> CallResult<MemoryCost> {
+pub async fn idle<S: System>(addr: &str, server_pid: u32, n: usize) -> CallResult<MemoryCost> {
     let _warm = used_connection::<S>(addr).await?;
     let before = settled_rss(server_pid).await;
     let mut conns = Vec::with_capacity(n);
@@ -218,11 +213,7 @@ pub async fn idle<S: System>(
 }
 
 /// Memory per call in flight: `n` calls of 16 bytes held by the server.
-pub async fn in_flight<S: System>(
-    addr: SocketAddr,
-    server_pid: u32,
-    n: usize,
-) -> CallResult<MemoryCost> {
+pub async fn in_flight<S: System>(addr: &str, server_pid: u32, n: usize) -> CallResult<MemoryCost> {
     let body = Bytes::from_static(LITTLE);
     let client = used_connection::<S>(addr).await?;
     let probe = used_connection::<S>(addr).await?;

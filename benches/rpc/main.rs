@@ -21,9 +21,10 @@ mod report;
 mod stats;
 mod system;
 mod tarpc;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, SocketAddr};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::Duration;
 
@@ -38,6 +39,15 @@ macro_rules! with_system {
         match $name {
             "cluster" => {
                 type $S = cluster_raw::ClusterRaw;
+                $body
+            }
+            "cluster-unix" => {
+                type $S = cluster_raw::ClusterRaw<cluster_raw::Unix>;
+                $body
+            }
+            #[cfg(feature = "tls")]
+            "cluster-tls" => {
+                type $S = cluster_raw::ClusterRaw<cluster_raw::Tls>;
                 $body
             }
             "cluster-bincode" => {
@@ -62,13 +72,17 @@ macro_rules! with_system {
 }
 
 /// Every system, in table order: the framework's byte API ("cluster", the
-/// one the goals are checked on) and its typed API with each codec.
-const SYSTEMS: [&str; 5] = [
+/// one the goals are checked on) and its typed API with each codec; then
+/// the byte API over the other transports.
+const SYSTEMS: &[&str] = &[
     "cluster",
     "cluster-bincode",
     "cluster-zproto",
     "tarpc",
     "reference",
+    "cluster-unix",
+    #[cfg(feature = "tls")]
+    "cluster-tls",
 ];
 
 fn main() -> ExitCode {
@@ -137,7 +151,7 @@ struct ChildArgs {
     #[arg(long, hide = true)]
     system: Option<String>,
     #[arg(long, hide = true)]
-    port: Option<u16>,
+    addr: Option<String>,
     #[arg(long, hide = true)]
     server_pid: Option<u32>,
     #[arg(long, hide = true)]
@@ -176,8 +190,8 @@ fn run_server(args: &Args) -> Result<(), String> {
     let system = need(&args.child.system, "system")?;
     let rt = runtime(need(&args.flavor, "flavor")?)?;
     rt.block_on(async {
-        let port = with_system!(system.as_str(), S => S::serve().await.map_err(|e| e.to_string()))?;
-        println!("{port}");
+        let addr = with_system!(system.as_str(), S => S::serve().await.map_err(|e| e.to_string()))?;
+        println!("{addr}");
         std::io::stdout().flush().map_err(|e| e.to_string())?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         std::thread::spawn(move || {
@@ -185,6 +199,7 @@ fn run_server(args: &Args) -> Result<(), String> {
             let _ = tx.send(());
         });
         let _ = rx.await;
+        cluster_typed::stop();
         Ok(())
     })
 }
@@ -194,7 +209,8 @@ fn run_client(role: &str, args: &Args) -> Result<(), String> {
     let child = &args.child;
     let system = need(&child.system, "system")?;
     let rt = runtime(need(&args.flavor, "flavor")?)?;
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, need(&child.port, "port")?));
+    let addr = need(&child.addr, "addr")?;
+    let addr = addr.as_str();
     let server_pid = need(&child.server_pid, "server-pid")?;
     let line = rt.block_on(async {
         match role {
@@ -229,7 +245,8 @@ fn run_client(role: &str, args: &Args) -> Result<(), String> {
 /// A server process, ended when dropped.
 struct Server {
     child: Child,
-    port: u16,
+    /// Where it serves, as [`System::serve`] said.
+    addr: String,
 }
 
 impl Server {
@@ -246,11 +263,11 @@ impl Server {
         BufReader::new(stdout)
             .read_line(&mut line)
             .map_err(|e| e.to_string())?;
-        let port = line
-            .trim()
-            .parse()
-            .map_err(|_| format!("{system} server did not start"))?;
-        Ok(Self { child, port })
+        let addr = line.trim().to_owned();
+        if addr.is_empty() {
+            return Err(format!("{system} server did not start"));
+        }
+        Ok(Self { child, addr })
     }
 }
 
@@ -284,7 +301,7 @@ fn client_process(
     let out = Command::new(exe()?)
         .args(["--role", role, "--system", system, "--flavor"])
         .arg(flavor.to_string())
-        .args(["--port", &server.port.to_string()])
+        .args(["--addr", &server.addr])
         .args(["--server-pid", &server.child.id().to_string()])
         .args(extra)
         .stderr(Stdio::inherit())
@@ -341,7 +358,7 @@ impl Plan {
             } else {
                 100_000
             },
-            systems: SYSTEMS.map(str::to_owned).to_vec(),
+            systems: SYSTEMS.iter().map(|&s| s.to_owned()).collect(),
             flavors: vec![Flavor::MultiThread, Flavor::CurrentThread],
         };
         if let Some(reps) = args.reps {

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -40,19 +39,19 @@ struct ClientShared {
 impl System for Reference {
     type Client = Client;
 
-    async fn serve() -> io::Result<u16> {
+    async fn serve() -> io::Result<String> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let port = listener.local_addr()?.port();
+        let addr = listener.local_addr()?.to_string();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let (rd, out) = start(stream);
                 tokio::spawn(serve_connection(rd, out));
             }
         });
-        Ok(port)
+        Ok(addr)
     }
 
-    async fn connect(addr: SocketAddr) -> io::Result<Client> {
+    async fn connect(addr: &str) -> io::Result<Client> {
         let (rd, out) = start(TcpStream::connect(addr).await?);
         let shared = Arc::new(ClientShared {
             out,

@@ -466,6 +466,20 @@ fn goals(rows: &[Row], memory: &[Memory]) -> Vec<(bool, String)> {
             ));
         }
     }
+    for flavor in [Flavor::MultiThread, Flavor::CurrentThread] {
+        let tls = find(rows, "cluster-tls", flavor, headline);
+        if let (Some(t), Some(c)) = (tls, find(rows, CLUSTER, flavor, headline)) {
+            let r = t.m.cpu_us / c.m.cpu_us;
+            goals.push((
+                r <= 1.5,
+                format!(
+                    "{flavor}, 1 × 128, 16 B: TLS {:.2} µs CPU per call, {r:.2}× plain TCP's \
+                     (goal ≤ 1.5×)",
+                    t.m.cpu_us
+                ),
+            ));
+        }
+    }
     if let Some(m) = memory.iter().find(|m| m.system == CLUSTER) {
         let idle = m.idle.0.max(m.idle.1);
         goals.push((

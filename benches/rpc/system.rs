@@ -7,7 +7,6 @@
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
@@ -56,12 +55,13 @@ pub trait System: 'static {
     /// A handle on one connection.
     type Client: Clone + Send + Sync + 'static;
 
-    /// Binds 127.0.0.1 on a free port and serves in the background, with
-    /// the behaviour of [`serve`]. Returns the port.
-    fn serve() -> impl Future<Output = io::Result<u16>> + Send;
+    /// Binds 127.0.0.1 on a free port (or a Unix socket) and serves in the
+    /// background, with the behaviour of [`serve`]. Returns the address to
+    /// connect to.
+    fn serve() -> impl Future<Output = io::Result<String>> + Send;
 
-    /// Opens one connection.
-    fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Client>> + Send;
+    /// Opens one connection to what [`System::serve`] returned.
+    fn connect(addr: &str) -> impl Future<Output = io::Result<Self::Client>> + Send;
 
     /// A request and its response. `cmd` is never [`Cmd::Note`].
     fn call(

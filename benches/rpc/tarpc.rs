@@ -6,7 +6,6 @@
 //! returns `()`, and the sender waits for that empty response.
 
 use std::io;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -60,9 +59,9 @@ const HOLD_DEADLINE: Duration = Duration::from_secs(120);
 impl System for Tarpc {
     type Client = BenchClient;
 
-    async fn serve() -> io::Result<u16> {
+    async fn serve() -> io::Result<String> {
         let incoming = tcp::listen("127.0.0.1:0", Bincode::default).await?;
-        let port = incoming.local_addr().port();
+        let addr = incoming.local_addr().to_string();
         tokio::spawn(
             incoming
                 .filter_map(|conn| future::ready(conn.ok()))
@@ -75,10 +74,10 @@ impl System for Tarpc {
                     ));
                 }),
         );
-        Ok(port)
+        Ok(addr)
     }
 
-    async fn connect(addr: SocketAddr) -> io::Result<BenchClient> {
+    async fn connect(addr: &str) -> io::Result<BenchClient> {
         let transport = tcp::connect(addr, Bincode::default).await?;
         let mut config = client::Config::default();
         // The in-flight memory measurement holds 100,000 calls on one connection.

@@ -46,6 +46,8 @@ pub struct NodeBuilder {
     backlog: u32,
     cancel_on_close: bool,
     extension: Extension,
+    #[cfg(feature = "tls")]
+    tls_server: Option<crate::TlsServer>,
 }
 
 /// The builder's extension settings, applied to [`Config`] once.
@@ -82,6 +84,8 @@ impl Default for NodeBuilder {
                 dial: false,
                 cancel: true,
             },
+            #[cfg(feature = "tls")]
+            tls_server: None,
         }
     }
 }
@@ -146,6 +150,8 @@ impl NodeBuilder {
     /// How long one connect attempt may take before it fails with
     /// [`Error::Connect`] (a host that does not answer would otherwise take
     /// the kernel's SYN timeout, about two minutes). The default is 3 s.
+    /// It bounds a TLS handshake too, on both sides: a dialed one fails
+    /// with [`Error::Tls`], an accepted one that takes longer is closed.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.dialing.connect_timeout = timeout;
         self
@@ -207,6 +213,25 @@ impl NodeBuilder {
         self
     }
 
+    /// What the node's `tls:host:port` listeners present to clients, and
+    /// what they require of them; without it such a listen fails with
+    /// [`Error::Tls`]. Feature `tls`.
+    #[cfg(feature = "tls")]
+    pub fn tls_server(mut self, server: crate::TlsServer) -> Self {
+        self.tls_server = Some(server);
+        self
+    }
+
+    /// What the node's connections to `tls:host:port` addresses trust, and
+    /// present when asked; without it such a connect fails with
+    /// [`Error::Tls`]. The server's certificate must name the host (DNS
+    /// name or IP address). Feature `tls`.
+    #[cfg(feature = "tls")]
+    pub fn tls_client(mut self, client: crate::TlsClient) -> Self {
+        self.dialing.tls = Some(client);
+        self
+    }
+
     /// Builds the node. Nothing runs until it listens or connects.
     pub fn build(self) -> Node {
         let mut config = Config::new(self.timeout, self.wire, self.limits, self.node_id);
@@ -217,6 +242,10 @@ impl NodeBuilder {
         config.extension = self.extension.answer;
         config.extension_peers = self.extension.dial;
         config.cancel_abandoned = self.extension.cancel;
+        #[cfg(feature = "tls")]
+        {
+            config.tls_server = self.tls_server;
+        }
         let handler = self.handler.unwrap_or_else(|| Arc::new(no_handler));
         Node::from_parts(config, handler, self.on_accept, self.on_close)
     }

@@ -113,7 +113,7 @@ impl Default for Limits {
 pub(crate) const DEFAULT_BACKLOG: u32 = 1024;
 
 /// How an outbound peer dials and backs off.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Dialing {
     /// How long one connect attempt may take.
     pub(crate) connect_timeout: Duration,
@@ -121,6 +121,9 @@ pub(crate) struct Dialing {
     pub(crate) backoff_min: Duration,
     /// The longest pause.
     pub(crate) backoff_max: Duration,
+    /// What `tls:` connections trust and present.
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::transport::tls::TlsClient>,
 }
 
 impl Default for Dialing {
@@ -129,6 +132,8 @@ impl Default for Dialing {
             connect_timeout: Duration::from_secs(3),
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_secs(5),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -153,6 +158,9 @@ pub(crate) struct Config {
     /// Whether a handler is cancelled when its caller's deadline passes or
     /// its caller gives up (the extension).
     pub(crate) cancel_abandoned: bool,
+    /// What `tls:` listeners present and ask of clients.
+    #[cfg(feature = "tls")]
+    pub(crate) tls_server: Option<crate::transport::tls::TlsServer>,
 }
 
 impl Config {
@@ -169,6 +177,8 @@ impl Config {
             extension: true,
             extension_peers: false,
             cancel_abandoned: true,
+            #[cfg(feature = "tls")]
+            tls_server: None,
         }
     }
 }

@@ -85,6 +85,17 @@ pub enum Error {
     /// Reading or writing the socket failed.
     #[error("io: {0}")]
     Io(Arc<io::Error>),
+    /// A TLS handshake failed, the remote end broke TLS, or the TLS
+    /// settings are unusable: an untrusted, expired or misnamed
+    /// certificate, a client certificate missing where one is required, a
+    /// peer that does not speak TLS, or a `tls:` address on a node without
+    /// TLS settings. The source says which: a `rustls::Error` where rustls
+    /// found the fault (the crate re-exports rustls with the feature
+    /// `tls`). Under TLS 1.3 a server refuses a client's certificate only
+    /// after the client's handshake ended: the client's calls then fail
+    /// with [`Error::Closed`], and its close callback gets this error.
+    #[error("tls: {0}")]
+    Tls(BoxError),
     /// The remote node answered with a status instead of a value. Only
     /// between nodes that agreed on the extension (see PROTOCOL.md).
     #[error("remote: {status}: {message}")]
@@ -98,6 +109,11 @@ pub enum Error {
 
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
+        // Only failures pay for the look: rustls reports through I/O errors.
+        #[cfg(feature = "tls")]
+        if let Some(tls) = crate::transport::tls::rustls_cause(&e) {
+            return tls;
+        }
         Error::Io(Arc::new(e))
     }
 }

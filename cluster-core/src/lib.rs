@@ -55,5 +55,12 @@ pub use crate::listener::Listener;
 pub use crate::node::{Node, NodeStats, ShutdownReport};
 pub use crate::peer::Peer;
 pub use crate::trace::deadline;
+#[cfg(feature = "tls")]
+pub use crate::transport::tls::{TlsClient, TlsServer};
 pub use crate::wire::WireFormat;
 pub use crate::wire::ext::CAPABILITY as EXTENSION_CAPABILITY;
+/// The TLS library of the feature `tls`, for [`TlsServer::from_config`],
+/// [`TlsClient::from_config`], [`Peer::tls_identity`]'s certificates and
+/// the causes inside [`Error::Tls`].
+#[cfg(feature = "tls")]
+pub use tokio_rustls::rustls;

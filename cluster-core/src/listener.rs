@@ -1,5 +1,5 @@
 //! Listeners: accept loops that hand incoming connections to their node,
-//! on a TCP port, a Unix socket path or a `memory:` name.
+//! on a TCP port (plain or TLS), a Unix socket path or a `memory:` name.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -8,12 +8,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpSocket, UnixListener};
+use tokio::net::{TcpListener, TcpSocket, TcpStream, UnixListener};
 use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 
 use crate::budget::TaskGuard;
+use crate::config::Config;
 use crate::error::{Error, Result};
+#[cfg(feature = "tls")]
+use crate::transport::tls;
 use crate::transport::{Address, Stream, memory};
 
 /// Pause after a failed accept (out of file descriptors, say), so the loop
@@ -45,6 +48,16 @@ enum Socket {
     /// The path is removed when the listener closes.
     Unix(Arc<UnixListener>, PathBuf),
     Memory(Arc<memory::Incoming>),
+    #[cfg(feature = "tls")]
+    Tls(Arc<TcpListener>, Arc<tls::Acceptor>),
+}
+
+/// What an accept gives: a connection ready to serve, or one that must
+/// pass a TLS handshake first.
+enum Incoming {
+    Ready(Stream, String),
+    #[cfg(feature = "tls")]
+    Handshake(TcpStream, String, tokio::sync::OwnedSemaphorePermit),
 }
 
 impl std::fmt::Debug for Socket {
@@ -53,17 +66,19 @@ impl std::fmt::Debug for Socket {
             Socket::Tcp(_) => "Tcp",
             Socket::Unix(..) => "Unix",
             Socket::Memory(_) => "Memory",
+            #[cfg(feature = "tls")]
+            Socket::Tls(..) => "Tls",
         })
     }
 }
 
 impl Listener {
-    /// Binds `addr` with a listen queue of `backlog` and hands every
-    /// accepted connection, with the address it came from, to `accept`, in
-    /// a task counted by `task`.
+    /// Binds `addr` with the listen queue and TLS settings of `config` and
+    /// hands every accepted connection, with the address it came from, to
+    /// `accept`, in a task counted by `task`.
     pub(crate) fn bind(
         addr: &str,
-        backlog: u32,
+        config: &Config,
         task: TaskGuard,
         accept: impl Fn(Stream, String) + Send + Sync + 'static,
     ) -> Result<Self> {
@@ -74,6 +89,7 @@ impl Listener {
         let runtime = Handle::try_current()
             .map_err(|_| fail(io::Error::other("must be called inside a tokio runtime")))?;
         let _entered = runtime.enter();
+        let backlog = config.backlog;
         let unspecified = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
         let (socket, local_addr) = match Address::parse(addr) {
             Address::Tcp(target) => {
@@ -89,9 +105,12 @@ impl Listener {
                 let incoming = memory::bind(name).map_err(fail)?;
                 (Socket::Memory(Arc::new(incoming)), unspecified)
             }
+            Address::Tls(target) => bind_tls(target, config, fail)?,
         };
         let addr = match socket {
             Socket::Tcp(_) => local_addr.to_string(),
+            #[cfg(feature = "tls")]
+            Socket::Tls(..) => format!("tls:{local_addr}"),
             Socket::Unix(..) | Socket::Memory(_) => addr.to_owned(),
         };
         let closed = Arc::new(AtomicBool::new(false));
@@ -101,7 +120,7 @@ impl Listener {
                 addr.clone(),
                 closed.clone(),
                 task,
-                accept,
+                Arc::new(accept),
             ))
             .abort_handle();
         tracing::debug!(%addr, backlog, "listening");
@@ -116,15 +135,16 @@ impl Listener {
         })
     }
 
-    /// The bound TCP address (with the real port when bound to port 0);
-    /// `0.0.0.0:0` for a Unix or memory listener, which has none (see
-    /// [`Listener::addr`]).
+    /// The bound TCP address (with the real port when bound to port 0), for
+    /// plain and TLS listeners; `0.0.0.0:0` for a Unix or memory listener,
+    /// which has none (see [`Listener::addr`]).
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr
     }
 
     /// The address to connect to: `host:port` with the real port for TCP,
-    /// the address as given for `unix:` and `memory:`.
+    /// `tls:host:port` likewise for TLS, the address as given for `unix:`
+    /// and `memory:`.
     pub fn addr(&self) -> &str {
         &self.inner.addr
     }
@@ -142,6 +162,10 @@ impl Listener {
         }
         let shutdown = match &self.inner.socket {
             Socket::Tcp(socket) => {
+                socket2::SockRef::from(&**socket).shutdown(std::net::Shutdown::Read)
+            }
+            #[cfg(feature = "tls")]
+            Socket::Tls(socket, _) => {
                 socket2::SockRef::from(&**socket).shutdown(std::net::Shutdown::Read)
             }
             Socket::Unix(_, path) => std::fs::remove_file(path),
@@ -168,30 +192,72 @@ impl Socket {
             Socket::Tcp(s) => Socket::Tcp(s.clone()),
             Socket::Unix(s, path) => Socket::Unix(s.clone(), path.clone()),
             Socket::Memory(s) => Socket::Memory(s.clone()),
+            #[cfg(feature = "tls")]
+            Socket::Tls(s, tls) => Socket::Tls(s.clone(), tls.clone()),
         }
     }
 
     /// The next connection and where it came from; for Unix and memory
     /// ones, the listener's own address.
-    async fn accept(&self, addr: &str) -> io::Result<(Stream, String)> {
+    async fn accept(&self, addr: &str) -> io::Result<Incoming> {
         match self {
             Socket::Tcp(socket) => {
-                let (stream, remote) = socket.accept().await?;
-                if let Err(error) = stream.set_nodelay(true) {
-                    tracing::debug!(%remote, %error, "set_nodelay failed");
-                }
-                Ok((Stream::Tcp(stream), remote.to_string()))
+                let (stream, remote) = accept_tcp(socket).await?;
+                Ok(Incoming::Ready(Stream::Tcp(stream), remote))
+            }
+            #[cfg(feature = "tls")]
+            Socket::Tls(socket, tls) => {
+                let slot = tls.slot().await?;
+                let (stream, remote) = accept_tcp(socket).await?;
+                Ok(Incoming::Handshake(stream, remote, slot))
             }
             Socket::Unix(socket, _) => {
                 let (stream, _) = socket.accept().await?;
-                Ok((Stream::Unix(stream), addr.to_owned()))
+                Ok(Incoming::Ready(Stream::Unix(stream), addr.to_owned()))
             }
             Socket::Memory(incoming) => match incoming.accept().await {
-                Some(pipe) => Ok((Stream::Memory(pipe), addr.to_owned())),
+                Some(pipe) => Ok(Incoming::Ready(Stream::Memory(pipe), addr.to_owned())),
                 None => Err(io::Error::from(io::ErrorKind::NotConnected)),
             },
         }
     }
+}
+
+async fn accept_tcp(socket: &TcpListener) -> io::Result<(TcpStream, String)> {
+    let (stream, remote) = socket.accept().await?;
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%remote, %error, "set_nodelay failed");
+    }
+    Ok((stream, remote.to_string()))
+}
+
+/// A TLS listener on `addr` with the node's server settings; `fail` makes
+/// a socket's error the listen's.
+#[cfg(feature = "tls")]
+fn bind_tls(
+    addr: &str,
+    config: &Config,
+    fail: impl Fn(io::Error) -> Error,
+) -> Result<(Socket, SocketAddr)> {
+    let Some(server) = &config.tls_server else {
+        return Err(crate::transport::no_tls(
+            "the node has no TLS server settings (NodeBuilder::tls_server)",
+        ));
+    };
+    let socket = bind_tcp(addr, config.backlog).map_err(&fail)?;
+    let local_addr = socket.local_addr().map_err(fail)?;
+    let acceptor = tls::Acceptor::new(server, config.dialing.connect_timeout, config.backlog);
+    Ok((
+        Socket::Tls(Arc::new(socket), Arc::new(acceptor)),
+        local_addr,
+    ))
+}
+
+#[cfg(not(feature = "tls"))]
+fn bind_tls(_: &str, _: &Config, _: impl Fn(io::Error) -> Error) -> Result<(Socket, SocketAddr)> {
+    Err(crate::transport::no_tls(
+        "this build has no TLS (the feature `tls`)",
+    ))
 }
 
 /// A listening TCP socket on `addr`.
@@ -215,11 +281,22 @@ async fn accept_loop(
     addr: String,
     closed: Arc<AtomicBool>,
     _task: TaskGuard,
-    accept: impl Fn(Stream, String),
+    accept: Arc<impl Fn(Stream, String) + Send + Sync + 'static>,
 ) {
     loop {
         match listener.accept(&addr).await {
-            Ok((stream, remote)) => accept(stream, remote),
+            Ok(Incoming::Ready(stream, remote)) => accept(stream, remote),
+            #[cfg(feature = "tls")]
+            Ok(Incoming::Handshake(tcp, remote, slot)) => {
+                if let Socket::Tls(_, tls) = &listener {
+                    let (tls, accept) = (tls.clone(), accept.clone());
+                    tokio::spawn(async move {
+                        if let Some(stream) = tls.handshake(tcp, &remote, slot).await {
+                            accept(Stream::Tls(Box::new(stream)), remote);
+                        }
+                    });
+                }
+            }
             // A closed listener's socket fails its accept before the
             // task is aborted: that is its end, not a failure.
             Err(_) if closed.load(Ordering::Acquire) => return,

@@ -146,8 +146,9 @@ impl Node {
     /// Binds a listener on `addr` right away: `host:port` for TCP
     /// (`"127.0.0.1:0"` asks the OS for a port), `unix:/path` for a Unix
     /// domain socket (its file is removed when the listener closes), or
-    /// `memory:name` for in-process connections without sockets (tests);
-    /// [`Listener::addr`] is what to connect to. It and accepts connections in the background until
+    /// `memory:name` for in-process connections without sockets (tests),
+    /// or `tls:host:port` for TLS (feature `tls`, with
+    /// `NodeBuilder::tls_server`); [`Listener::addr`] is what to connect to. It and accepts connections in the background until
     /// [`Listener::close`] or the node's shutdown. Fails with
     /// [`Error::Listen`] when the address is malformed or in use, or when
     /// called outside a tokio runtime, and with [`Error::Shutdown`] once the
@@ -160,7 +161,7 @@ impl Node {
         let accepting = inner.clone();
         let listener = Listener::bind(
             addr,
-            inner.shared.config.backlog,
+            &inner.shared.config,
             inner.shared.budget.task(),
             move |stream, remote| accepting.accept(stream, remote),
         )?;
@@ -171,7 +172,7 @@ impl Node {
     }
 
     /// Returns the peer for `addr` (`host:port`, names resolved;
-    /// `unix:/path`; or `memory:name` of a listener in this process), trying
+    /// `tls:host:port`; `unix:/path`; or `memory:name` of a listener in this process), trying
     /// once to connect if it is not connected (for at most the connect
     /// timeout). Always returns a peer, even when that attempt fails: calls
     /// then retry the connection. While the peer is open, the same address

@@ -27,7 +27,7 @@ use crate::session::Reply;
 use crate::shared::Shared;
 use crate::sync::lock;
 use crate::trace::{self, Caller};
-use crate::transport::Stream;
+use crate::transport::{Identity, Stream};
 
 /// What serves the requests a peer receives: the node's handler, which the
 /// peer holds, so that a request reaches it in one dynamic call.
@@ -93,8 +93,8 @@ enum Origin {
         /// Whether its connections open with a hello (the extension).
         hello: bool,
     },
-    /// Where the connection came from.
-    Inbound(String),
+    /// Where the connection came from, and who it proved to be.
+    Inbound(String, Identity),
 }
 
 #[derive(Default)]
@@ -116,7 +116,7 @@ impl Peer {
             shared,
             node,
             Origin::Outbound {
-                dialer: Dialer::new(addr, shared.config.dialing),
+                dialer: Dialer::new(addr, shared.config.dialing.clone()),
                 connecting: tokio::sync::Mutex::new(()),
                 _node: keep,
                 hello,
@@ -135,7 +135,7 @@ impl Peer {
         remote: String,
         accepted: impl FnOnce(&Peer),
     ) {
-        let peer = Self::new(shared, node, Origin::Inbound(remote));
+        let peer = Self::new(shared, node, Origin::Inbound(remote, stream.identity()));
         let conn = peer.attach(slot, true);
         accepted(&peer);
         conn.start(stream);
@@ -254,7 +254,7 @@ impl Peer {
 
     /// Whether this peer was accepted by a listener (it cannot reconnect).
     pub fn is_inbound(&self) -> bool {
-        matches!(self.inner.origin, Origin::Inbound(_))
+        matches!(self.inner.origin, Origin::Inbound(..))
     }
 
     /// The address: as given to [`crate::Node::connect`] for an outbound
@@ -263,7 +263,21 @@ impl Peer {
     pub fn addr(&self) -> String {
         match &self.inner.origin {
             Origin::Outbound { dialer, .. } => dialer.addr().to_owned(),
-            Origin::Inbound(remote) => remote.clone(),
+            Origin::Inbound(remote, _) => remote.clone(),
+        }
+    }
+
+    /// The certificate chain an inbound peer presented in a mutual-TLS
+    /// handshake and the node verified (see
+    /// [`crate::TlsServer::with_client_ca_pem`]), its own certificate
+    /// first, as DER: the client's identity, to be parsed by an X.509
+    /// library for its names. `None` for outbound peers and peers that
+    /// presented no certificate. Feature `tls`.
+    #[cfg(feature = "tls")]
+    pub fn tls_identity(&self) -> Option<&[crate::rustls::pki_types::CertificateDer<'static>]> {
+        match &self.inner.origin {
+            Origin::Inbound(_, identity) => identity.certificates(),
+            Origin::Outbound { .. } => None,
         }
     }
 

@@ -66,17 +66,20 @@ impl Dialer {
         if let Some(error) = self.backing_off() {
             return Err(error);
         }
-        let result =
-            match tokio::time::timeout(self.dialing.connect_timeout, dial(&self.addr)).await {
-                Ok(result) => result,
-                Err(_) => Err(Error::Connect {
-                    addr: self.addr.clone(),
-                    source: Arc::new(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("no answer within {:?}", self.dialing.connect_timeout),
-                    )),
-                }),
-            };
+        // The same deadline bounds a TLS handshake inside the dial, which
+        // is polled first and so reports its own timeout.
+        let deadline = Instant::now() + self.dialing.connect_timeout;
+        let dialing = tokio::time::timeout_at(deadline, dial(&self.addr, &self.dialing, deadline));
+        let result = match dialing.await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Connect {
+                addr: self.addr.clone(),
+                source: Arc::new(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no answer within {:?}", self.dialing.connect_timeout),
+                )),
+            }),
+        };
         let mut backoff = lock(&self.backoff);
         match &result {
             Ok(_) => *backoff = Backoff::default(),

@@ -1,19 +1,24 @@
 //! Transports: the byte streams a connection runs over, and the addresses
 //! that name them.
 //!
-//! An address is `host:port` (TCP), `unix:/path` (a Unix domain socket) or
-//! `memory:name` (an in-process pipe to a listener of this process, for
+//! An address is `host:port` (TCP), `tls:host:port` (TLS over TCP, with the
+//! feature `tls`: `transport/tls.rs`), `unix:/path` (a Unix domain socket)
+//! or `memory:name` (an in-process pipe to a listener of this process, for
 //! tests). A connection takes its stream as a closed set of kinds rather
 //! than as a generic: one monomorphic reader and writer, and TCP reads and
 //! writes go straight to its own split halves as before.
 //!
-//! What differs between kinds: TCP alone has kernel dead-peer detection
-//! ([`crate::Limits::dead_peer_timeout`]); a Unix socket's peer is on the
-//! same host, whose kernel sees it go. A paused reader notices a peer that
-//! left on every kind: from the socket's readiness on TCP and Unix, from
-//! the pipe's close flag in memory.
+//! What differs between kinds: TCP and TLS alone have kernel dead-peer
+//! detection ([`crate::Limits::dead_peer_timeout`]); a Unix socket's peer
+//! is on the same host, whose kernel sees it go. A paused reader notices a
+//! peer that left from the socket's readiness on TCP and Unix, from the
+//! pipe's close flag in memory; a TLS stream is split in user space, out of
+//! reach of its socket's readiness, so there only dead-peer detection and
+//! the next read tell.
 
 pub(crate) mod memory;
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
 
 use std::io;
 use std::pin::Pin;
@@ -23,7 +28,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream, tcp, unix};
+use tokio::time::Instant;
 
+use crate::config::Dialing;
 use crate::error::{Error, Result};
 
 /// What an address names.
@@ -31,6 +38,8 @@ pub(crate) enum Address<'a> {
     Tcp(&'a str),
     Unix(&'a str),
     Memory(&'a str),
+    /// `host:port`, over TLS.
+    Tls(&'a str),
 }
 
 impl<'a> Address<'a> {
@@ -39,6 +48,8 @@ impl<'a> Address<'a> {
             Address::Unix(path)
         } else if let Some(name) = addr.strip_prefix("memory:") {
             Address::Memory(name)
+        } else if let Some(target) = addr.strip_prefix("tls:") {
+            Address::Tls(target)
         } else {
             Address::Tcp(addr)
         }
@@ -50,6 +61,9 @@ pub(crate) enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
     Memory(memory::Pipe),
+    /// Boxed: a TLS session is kilobytes, and the other kinds are words.
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::TlsStream<TcpStream>>),
 }
 
 /// The receiving half of a [`Stream`].
@@ -57,6 +71,8 @@ pub(crate) enum ReadHalf {
     Tcp(tcp::OwnedReadHalf),
     Unix(unix::OwnedReadHalf),
     Memory(tokio::io::ReadHalf<memory::Pipe>, memory::Closed),
+    #[cfg(feature = "tls")]
+    Tls(tokio::io::ReadHalf<Box<tokio_rustls::TlsStream<TcpStream>>>),
 }
 
 /// The sending half of a [`Stream`].
@@ -64,6 +80,26 @@ pub(crate) enum WriteHalf {
     Tcp(tcp::OwnedWriteHalf),
     Unix(unix::OwnedWriteHalf),
     Memory(tokio::io::WriteHalf<memory::Pipe>),
+    #[cfg(feature = "tls")]
+    Tls(tokio::io::WriteHalf<Box<tokio_rustls::TlsStream<TcpStream>>>),
+}
+
+/// Who the remote end of a connection proved to be: the certificate chain
+/// of a mutual-TLS client; nothing on other kinds.
+#[derive(Clone, Default)]
+pub(crate) struct Identity {
+    #[cfg(feature = "tls")]
+    certificates: Option<tls::Certificates>,
+}
+
+impl Identity {
+    /// The chain the remote end presented, its own certificate first.
+    #[cfg(feature = "tls")]
+    pub(crate) fn certificates(
+        &self,
+    ) -> Option<&[tokio_rustls::rustls::pki_types::CertificateDer<'static>]> {
+        self.certificates.as_deref()
+    }
 }
 
 impl Stream {
@@ -83,6 +119,22 @@ impl Stream {
                 let (rd, wr) = tokio::io::split(s);
                 (ReadHalf::Memory(rd, closed), WriteHalf::Memory(wr))
             }
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => {
+                let (rd, wr) = tokio::io::split(s);
+                (ReadHalf::Tls(rd), WriteHalf::Tls(wr))
+            }
+        }
+    }
+
+    /// Who the remote end proved to be.
+    pub(crate) fn identity(&self) -> Identity {
+        match self {
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => Identity {
+                certificates: tls::peer_certificates(s),
+            },
+            _ => Identity::default(),
         }
     }
 
@@ -91,6 +143,8 @@ impl Stream {
     pub(crate) fn detect_dead_peer(&self, timeout: Duration) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => detect_dead_peer(s, timeout),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => detect_dead_peer(s.get_ref().0, timeout),
             Stream::Unix(_) | Stream::Memory(_) => Ok(()),
         }
     }
@@ -104,6 +158,8 @@ impl ReadHalf {
             ReadHalf::Tcp(rd) => readiness(rd.ready(tokio::io::Interest::READABLE)),
             ReadHalf::Unix(rd) => readiness(rd.ready(tokio::io::Interest::READABLE)),
             ReadHalf::Memory(_, closed) => closed.is_set().then_some(Error::Closed),
+            #[cfg(feature = "tls")]
+            ReadHalf::Tls(_) => None,
         }
     }
 }
@@ -128,6 +184,8 @@ impl AsyncRead for ReadHalf {
             ReadHalf::Tcp(rd) => Pin::new(rd).poll_read(cx, buf),
             ReadHalf::Unix(rd) => Pin::new(rd).poll_read(cx, buf),
             ReadHalf::Memory(rd, _) => Pin::new(rd).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
+            ReadHalf::Tls(rd) => Pin::new(rd).poll_read(cx, buf),
         }
     }
 }
@@ -142,6 +200,8 @@ impl AsyncWrite for WriteHalf {
             WriteHalf::Tcp(wr) => Pin::new(wr).poll_write(cx, buf),
             WriteHalf::Unix(wr) => Pin::new(wr).poll_write(cx, buf),
             WriteHalf::Memory(wr) => Pin::new(wr).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
+            WriteHalf::Tls(wr) => Pin::new(wr).poll_write(cx, buf),
         }
     }
 
@@ -150,6 +210,8 @@ impl AsyncWrite for WriteHalf {
             WriteHalf::Tcp(wr) => Pin::new(wr).poll_flush(cx),
             WriteHalf::Unix(wr) => Pin::new(wr).poll_flush(cx),
             WriteHalf::Memory(wr) => Pin::new(wr).poll_flush(cx),
+            #[cfg(feature = "tls")]
+            WriteHalf::Tls(wr) => Pin::new(wr).poll_flush(cx),
         }
     }
 
@@ -158,12 +220,30 @@ impl AsyncWrite for WriteHalf {
             WriteHalf::Tcp(wr) => Pin::new(wr).poll_shutdown(cx),
             WriteHalf::Unix(wr) => Pin::new(wr).poll_shutdown(cx),
             WriteHalf::Memory(wr) => Pin::new(wr).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
+            WriteHalf::Tls(wr) => Pin::new(wr).poll_shutdown(cx),
         }
     }
 }
 
-/// Connects to `addr` (see the module docs for its forms).
-pub(crate) async fn dial(addr: &str) -> Result<Stream> {
+impl WriteHalf {
+    /// Writes all of `buf` to the transport. A TLS stream is flushed too:
+    /// it may hold records that the socket did not take at once, which
+    /// nothing else would write before the next batch.
+    pub(crate) async fn write_batch(&mut self, buf: &[u8]) -> io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.write_all(buf).await?;
+        #[cfg(feature = "tls")]
+        if let WriteHalf::Tls(wr) = self {
+            wr.flush().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Connects to `addr` (see the module docs for its forms) as `dialing`
+/// says; a TLS handshake gives up at `deadline`.
+pub(crate) async fn dial(addr: &str, dialing: &Dialing, deadline: Instant) -> Result<Stream> {
     let fail = |source: io::Error| Error::Connect {
         addr: addr.to_owned(),
         source: Arc::new(source),
@@ -175,7 +255,30 @@ pub(crate) async fn dial(addr: &str) -> Result<Stream> {
             .map(Stream::Unix)
             .map_err(fail),
         Address::Memory(name) => memory::connect(name).map(Stream::Memory).map_err(fail),
+        Address::Tls(target) => dial_tls(target, dialing, deadline).await,
     }
+}
+
+#[cfg(feature = "tls")]
+async fn dial_tls(target: &str, dialing: &Dialing, deadline: Instant) -> Result<Stream> {
+    let Some(client) = &dialing.tls else {
+        return Err(no_tls(
+            "the node has no TLS client settings (NodeBuilder::tls_client)",
+        ));
+    };
+    let tcp = dial_tcp(target).await?;
+    let stream = tls::connect(tcp, target, client, deadline, dialing.connect_timeout).await?;
+    Ok(Stream::Tls(Box::new(stream)))
+}
+
+#[cfg(not(feature = "tls"))]
+async fn dial_tls(_: &str, _: &Dialing, _: Instant) -> Result<Stream> {
+    Err(no_tls("this build has no TLS (the feature `tls`)"))
+}
+
+/// A `tls:` address that the node cannot serve or dial.
+pub(crate) fn no_tls(why: &str) -> Error {
+    Error::Tls(Arc::new(io::Error::new(io::ErrorKind::Unsupported, why)))
 }
 
 /// Resolves `addr` and connects to the first address that accepts.

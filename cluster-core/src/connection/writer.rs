@@ -188,7 +188,7 @@ pub(super) async fn run(conn: Arc<Connection>, mut wr: WriteHalf) {
     while let Some((mut batch, frames)) = conn.writes.take(spare, per_write.several()).await {
         let written = tokio::select! {
             biased;
-            written = wr.write_all(&batch) => written,
+            written = wr.write_batch(&batch) => written,
             () = conn.writes.abandoned(conn.linger()) => {
                 tracing::debug!(conn = conn.id, "peer does not read: queued frames dropped");
                 return;
