@@ -152,6 +152,7 @@ pub mod __private {
     pub use cluster_core;
 
     pub use crate::dispatch::{decode_request, encode_response, handle, refuse};
+    pub use crate::service::method_name;
     pub use crate::stub::{Body, call, send};
 }
 

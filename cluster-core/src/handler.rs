@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use crate::connection::{Deadline, Run, Waiting};
 use crate::error::Status;
+use crate::observe::RpcName;
 use crate::peer::Peer;
 use crate::trace::Current;
 
@@ -33,6 +34,7 @@ impl Request {
     /// other, as to a silly node, nothing is sent. The handler then returns
     /// `None`.
     pub fn refuse(&self, status: Status, message: &str) {
+        tracing::debug!(?status, message, "refused");
         self.peer.refuse(self.session, status, message);
     }
 }
@@ -72,6 +74,14 @@ pub trait Handler: Send + Sync + 'static {
         let _ = cmd;
         false
     }
+
+    /// The service and method names of `cmd`, for spans and metrics
+    /// (`Calc/add`); `None` (the default) names a command by its id.
+    /// Generated services know.
+    fn method_name(&self, cmd: u32) -> Option<RpcName> {
+        let _ = cmd;
+        None
+    }
 }
 
 impl<F, Fut> Handler for F
@@ -93,6 +103,9 @@ pub(crate) trait DynHandler: Send + Sync + 'static {
 
 impl<H: Handler> DynHandler for H {
     fn serve(&self, req: Request, deadline: Deadline, run: Run<'_>) -> Option<Waiting> {
+        if let Some(span) = run.span() {
+            span.name(self.method_name(req.cmd), req.cmd, &req.peer.addr());
+        }
         let caller = Some(req.peer.caller());
         let (cmd, current) = (req.cmd, Current::new(req.trace_id, caller, deadline));
         let handling = match run.cancel_at(deadline) {

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use crate::connection::{Connection, Deadline, End, Owner, RequestHead, Run, Waiting};
 use crate::error::{Error, Result, Status};
+use crate::observe::ClientSpan;
 use crate::reconnect::Dialer;
 use crate::session::Reply;
 use crate::shared::Shared;
@@ -169,6 +170,7 @@ impl Peer {
                 body: body.into(),
                 timeout,
             },
+            span: None,
         }
     }
 
@@ -180,9 +182,13 @@ impl Peer {
         cmd: u32,
         body: &[u8],
         deadline: Instant,
+        span: Option<&ClientSpan>,
     ) -> Result<Reply<Arc<Connection>>> {
         let trace_id = trace::outgoing(self.inner.shared.config.node_id);
         let session = conn.sessions.register(deadline)?;
+        if let Some(span) = span {
+            span.sent(session, trace_id);
+        }
         // Forgets the call if it ends early: a failed write here, a drop later.
         let reply = Reply::new(conn, session);
         let head = RequestHead {
@@ -198,7 +204,16 @@ impl Peer {
     /// frame is queued for writing. Like silly, it consumes a session; a
     /// response, if the remote handler sends one, is dropped.
     pub async fn send(&self, cmd: u32, body: impl Into<Bytes>) -> Result<()> {
-        let body = body.into();
+        let span = ClientSpan::new(cmd, || self.addr());
+        let sent = self.send_in(cmd, body.into(), span.as_deref()).await;
+        if let Some(span) = span {
+            span.finish(&sent);
+        }
+        sent
+    }
+
+    /// [`Peer::send`], recording what went out in `span`.
+    async fn send_in(&self, cmd: u32, body: Bytes, span: Option<&ClientSpan>) -> Result<()> {
         let conn = match self.current()? {
             Some(conn) => conn,
             // Boxed: reconnecting is rare and its future large.
@@ -212,6 +227,9 @@ impl Peer {
             session: conn.sessions.next_unregistered(),
             trace_id: trace::outgoing(self.inner.shared.config.node_id),
         };
+        if let Some(span) = span {
+            span.sent(head.session, head.trace_id);
+        }
         conn.write_request(head, None, &body)
     }
 
@@ -441,6 +459,8 @@ fn deadline_after(timeout: Duration) -> Instant {
 /// life: every call in flight would hold 176 bytes instead of 64.
 struct Call<'a> {
     state: CallState<'a>,
+    /// Made at the first poll, if a subscriber wants it.
+    span: Option<Box<ClientSpan>>,
 }
 
 enum CallState<'a> {
@@ -468,6 +488,16 @@ impl Future for Call<'_> {
     type Output = Result<Bytes>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Bytes>> {
+        let polled = self.step(cx);
+        if let (Poll::Ready(result), Some(span)) = (&polled, &self.span) {
+            span.finish(result);
+        }
+        polled
+    }
+}
+
+impl Call<'_> {
+    fn step(&mut self, cx: &mut Context<'_>) -> Poll<Result<Bytes>> {
         loop {
             match std::mem::replace(&mut self.state, CallState::Done) {
                 CallState::Start {
@@ -479,10 +509,12 @@ impl Future for Call<'_> {
                     // A call made for a caller gives up when its caller does.
                     let own = deadline_after(timeout);
                     let deadline = trace::deadline().map_or(own, |inherited| own.min(inherited));
+                    self.span = ClientSpan::new(cmd, || peer.addr());
+                    let span = self.span.as_deref();
                     self.state = match peer.current() {
                         Err(e) => return Poll::Ready(Err(e)),
                         Ok(Some(conn)) => {
-                            CallState::Waiting(peer.start_call(conn, cmd, &body, deadline)?)
+                            CallState::Waiting(peer.start_call(conn, cmd, &body, deadline, span)?)
                         }
                         Ok(None) => CallState::Connecting(Box::new(Connecting {
                             peer,
@@ -499,7 +531,8 @@ impl Future for Call<'_> {
                         return Poll::Pending;
                     }
                     Poll::Ready(conn) => {
-                        let reply = c.peer.start_call(conn?, c.cmd, &c.body, c.deadline)?;
+                        let span = self.span.as_deref();
+                        let reply = c.peer.start_call(conn?, c.cmd, &c.body, c.deadline, span)?;
                         self.state = CallState::Waiting(reply);
                     }
                 },
