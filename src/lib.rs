@@ -118,6 +118,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod dispatch;
+pub mod layer;
 #[cfg(feature = "membership")]
 pub mod membership;
 mod router;
