@@ -1,0 +1,186 @@
+//! Each shipped layer doing its job: the rate limit per peer, the
+//! concurrency limit per command, and the metrics of both sides (read from
+//! a Prometheus recorder local to the test's thread).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cluster::layer::{ConcurrencyLimit, HandlerExt, MeteredTarget, Metrics, RateLimit};
+use cluster::{Error, Node, Status};
+use metrics_exporter_prometheus::PrometheusBuilder;
+use tokio::sync::Semaphore;
+
+#[cluster::service]
+pub trait Work {
+    async fn quick(&self) -> u32;
+    /// Waits for a permit of the test's gate.
+    async fn gated(&self) -> u32;
+    /// Answers nothing (the caller times out).
+    async fn silent(&self) -> ();
+}
+
+struct Worker {
+    gate: Arc<Semaphore>,
+}
+
+impl Default for Worker {
+    /// A gate that stays shut.
+    fn default() -> Self {
+        Self {
+            gate: Arc::new(Semaphore::new(0)),
+        }
+    }
+}
+
+impl Work for Worker {
+    async fn quick(&self) -> u32 {
+        1
+    }
+
+    async fn gated(&self) -> u32 {
+        let _permit = self.gate.acquire().await.expect("gate open");
+        2
+    }
+
+    async fn silent(&self) {
+        std::future::pending::<()>().await;
+    }
+}
+
+fn overloaded<T>(result: &Result<T, Error>) -> bool {
+    matches!(
+        result,
+        Err(Error::Remote {
+            status: Status::Overloaded,
+            ..
+        })
+    )
+}
+
+/// A client over a new connection (with the extension, so that refusals
+/// are answered) to `addr`.
+async fn client(addr: &str) -> (Node, WorkClient) {
+    let node = Node::builder().build();
+    let peer = node.connect_extended(addr).await;
+    (node, WorkClient::new(peer))
+}
+
+#[tokio::test]
+async fn rate_limit_refuses_a_peer_past_its_burst_and_not_another_peer() {
+    // 0.001 requests a second: no token comes back during the test.
+    let handler = WorkServer::new(Worker::default()).layer(RateLimit::per_peer(0.001, 3));
+    let server = Node::builder().handler(handler).build();
+    let addr = server
+        .listen("127.0.0.1:0")
+        .expect("listen")
+        .local_addr()
+        .to_string();
+
+    let (_a, first) = client(&addr).await;
+    for _ in 0..3 {
+        assert_eq!(first.quick().await.expect("within the burst"), 1);
+    }
+    let refused = first.quick().await;
+    assert!(overloaded(&refused), "{refused:?}");
+
+    let (_b, second) = client(&addr).await;
+    assert_eq!(second.quick().await.expect("a peer of its own"), 1);
+}
+
+#[tokio::test]
+async fn concurrency_limit_refuses_a_command_past_its_limit_and_not_others() {
+    let gate = Arc::new(Semaphore::new(0));
+    let worker = Worker { gate: gate.clone() };
+    let handler = WorkServer::new(worker).layer(ConcurrencyLimit::per_command(2));
+    let server = Node::builder().handler(handler).build();
+    let addr = server
+        .listen("127.0.0.1:0")
+        .expect("listen")
+        .local_addr()
+        .to_string();
+    let (_node, work) = client(&addr).await;
+
+    let running: Vec<_> = (0..2)
+        .map(|_| {
+            let work = work.clone();
+            tokio::spawn(async move { work.gated().await })
+        })
+        .collect();
+    // Both are running once the server counts two handlers.
+    let started = async {
+        while server.stats().handlers < 2 {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), started)
+        .await
+        .expect("both gated calls run");
+    assert!(overloaded(&work.gated().await));
+    assert_eq!(work.quick().await.expect("another command"), 1);
+
+    gate.add_permits(2);
+    for call in running {
+        assert_eq!(call.await.expect("task").expect("gated"), 2);
+    }
+    gate.add_permits(1);
+    assert_eq!(work.gated().await.expect("a slot again"), 2);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_errors_and_limit_hits_on_both_sides() {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let prometheus = recorder.handle();
+    // This thread's recorder: the test runs on one, both nodes on it.
+    let _recorder = metrics::set_default_local_recorder(&recorder);
+
+    let handler = WorkServer::new(Worker::default())
+        .layer(RateLimit::per_peer(0.001, 4))
+        .layer(Metrics::server());
+    let server = Node::builder().handler(handler).build();
+    let addr = server
+        .listen("127.0.0.1:0")
+        .expect("listen")
+        .local_addr()
+        .to_string();
+    let peer = Node::builder().build().connect_extended(&addr).await;
+    let target = MeteredTarget::new(peer, WorkClient::SERVICE, WorkClient::COMMANDS);
+    let work = WorkClient::new(target.clone());
+    let impatient = WorkClient::new(target).with_timeout(Duration::from_millis(50));
+
+    for _ in 0..3 {
+        work.quick().await.expect("quick");
+    }
+    assert!(matches!(impatient.silent().await, Err(Error::Timeout)));
+    // Past the burst of 4: refused by the rate limit, inside the metrics.
+    assert!(overloaded(&work.quick().await));
+
+    let text = prometheus.render();
+    let has = |line: &str| text.lines().any(|l| l == line);
+    let labels =
+        |method: &str| format!(r#"rpc_system="silly",rpc_service="Work",rpc_method="{method}""#);
+    for line in [
+        format!("rpc_server_requests{{{}}} 4", labels("quick")),
+        format!("rpc_client_requests{{{}}} 4", labels("quick")),
+        format!("rpc_server_requests{{{}}} 1", labels("silent")),
+        format!(
+            r#"rpc_client_errors{{{},error_type="timeout"}} 1"#,
+            labels("silent")
+        ),
+        format!(
+            r#"rpc_client_errors{{{},error_type="remote"}} 1"#,
+            labels("quick")
+        ),
+        // The refused one got no value from the handler below the metrics.
+        format!(
+            r#"rpc_server_errors{{{},error_type="no_response"}} 1"#,
+            labels("quick")
+        ),
+        format!(
+            r#"cluster_limit_hits{{{},limit="rate"}} 1"#,
+            labels("quick")
+        ),
+        format!("rpc_client_active_requests{{{}}} 0", labels("quick")),
+    ] {
+        assert!(has(&line), "no {line:?} in:\n{text}");
+    }
+}
