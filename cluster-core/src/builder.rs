@@ -1,15 +1,16 @@
 //! The node builder.
 
 use std::future::{Ready, ready};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 
 use crate::config::{Config, DEFAULT_BACKLOG, DEFAULT_TIMEOUT, Dialing, Limits};
 use crate::error::Error;
-use crate::handler::{DynHandler, Handler, Request};
+use crate::handler::{Handler, Request};
 use crate::node::{AcceptFn, CloseFn, Node};
-use crate::peer::Peer;
+use crate::peer::{Peer, Serve};
 use crate::wire::WireFormat;
 
 /// Configures a [`Node`]. Every setting has a default: a node built with
@@ -33,7 +34,7 @@ use crate::wire::WireFormat;
 /// ```
 #[must_use]
 pub struct NodeBuilder {
-    handler: Option<Box<dyn DynHandler>>,
+    handler: Option<Arc<dyn Serve>>,
     on_accept: Option<AcceptFn>,
     on_close: Option<CloseFn>,
     timeout: Duration,
@@ -88,7 +89,7 @@ impl Default for NodeBuilder {
 impl NodeBuilder {
     /// Serves incoming requests with `handler`.
     pub fn handler(mut self, handler: impl Handler) -> Self {
-        self.handler = Some(Box::new(handler));
+        self.handler = Some(Arc::new(handler));
         self
     }
 
@@ -216,7 +217,7 @@ impl NodeBuilder {
         config.extension = self.extension.answer;
         config.extension_peers = self.extension.dial;
         config.cancel_abandoned = self.extension.cancel;
-        let handler = self.handler.unwrap_or_else(|| Box::new(no_handler));
+        let handler = self.handler.unwrap_or_else(|| Arc::new(no_handler));
         Node::from_parts(config, handler, self.on_accept, self.on_close)
     }
 }

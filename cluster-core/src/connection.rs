@@ -28,7 +28,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::task::AbortHandle;
 
 use crate::budget::ConnectionSlot;
@@ -48,13 +47,7 @@ use writer::WriteQueue;
 pub(crate) trait Owner: Send + Sync {
     /// Handles a request as far as it goes at once (with [`Run::start`]);
     /// what must wait comes back.
-    fn serve(
-        self: Arc<Self>,
-        head: RequestHead,
-        deadline: Deadline,
-        body: Bytes,
-        run: Run<'_>,
-    ) -> Option<Waiting>;
+    fn serve(&self, run: &mut Run<'_>) -> Option<Waiting>;
     /// Called once, when the connection ends. `local`: it was closed from
     /// this side.
     fn lost(self: Arc<Self>, conn: &Connection, reason: &Error, local: bool);
@@ -265,6 +258,17 @@ impl Connection {
         }
         if let Some(owner) = self.owner() {
             owner.lost(self, &reason, end == End::Local);
+        }
+    }
+
+    /// Hands a request to the connection's owner, while there is one:
+    /// borrowed, so that an owner the connection holds costs no reference
+    /// counting per request.
+    #[inline]
+    fn serve(&self, run: &mut Run<'_>) -> Option<Waiting> {
+        match &self.owner {
+            OwnerRef::Held(owner) => owner.serve(run),
+            OwnerRef::Weak(owner) => owner.upgrade()?.serve(run),
         }
     }
 

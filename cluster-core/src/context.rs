@@ -7,7 +7,9 @@
 
 use crate::peer::Peer;
 
-/// The peer whose request the current task is handling, if any.
+/// The peer whose request the current task is handling, if any, while it
+/// lives: a task spawned under [`crate::trace::scope`] does not keep it
+/// alive.
 ///
 /// ```no_run
 /// # async fn handler() {

@@ -4,10 +4,10 @@ use std::future::Future;
 
 use bytes::Bytes;
 
-use crate::connection::{Deadline, Run, Waiting};
+use crate::connection::{Run, Waiting};
 use crate::error::Status;
 use crate::observe::RpcName;
-use crate::peer::Peer;
+use crate::peer::{Peer, Serve};
 use crate::trace::Current;
 
 /// One incoming request.
@@ -94,21 +94,22 @@ where
     }
 }
 
-/// [`Handler`] behind a pointer: the node stores one of these.
-pub(crate) trait DynHandler: Send + Sync + 'static {
-    /// Handles `req` inside its context (caller and trace id) as far as it
-    /// goes at once; what must wait comes back, for a task to finish.
-    fn serve(&self, req: Request, deadline: Deadline, run: Run<'_>) -> Option<Waiting>;
-}
-
-impl<H: Handler> DynHandler for H {
-    fn serve(&self, req: Request, deadline: Deadline, run: Run<'_>) -> Option<Waiting> {
+/// A handler serves a peer's requests: it is what the node gives its peers.
+impl<H: Handler> Serve for H {
+    fn serve(&self, peer: Peer, run: &mut Run<'_>) -> Option<Waiting> {
+        let head = run.head;
         if let Some(span) = run.span() {
-            span.name(self.method_name(req.cmd), req.cmd, &req.peer.addr());
+            span.name(self.method_name(head.cmd), head.cmd, &peer.addr());
         }
-        let caller = Some(req.peer.caller());
-        let (cmd, current) = (req.cmd, Current::new(req.trace_id, caller, deadline));
-        let handling = match run.cancel_at(deadline) {
+        let current = Current::new(head.trace_id, Some(peer.caller()), run.deadline);
+        let req = Request {
+            cmd: head.cmd,
+            session: head.session,
+            trace_id: head.trace_id,
+            body: std::mem::take(&mut run.body),
+            peer,
+        };
+        let handling = match run.cancel_at() {
             // Past its caller's deadline, no one waits for its response.
             Some(at) => run.start(current, || {
                 let fut = self.handle(req);
@@ -118,7 +119,7 @@ impl<H: Handler> DynHandler for H {
         }?;
         Some(Waiting {
             handling,
-            oneway: self.is_oneway(cmd),
+            oneway: self.is_oneway(head.cmd),
         })
     }
 }

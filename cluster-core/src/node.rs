@@ -13,15 +13,13 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::connection::{Connection, Deadline, End, RequestHead, Run, Waiting};
+use crate::connection::{Connection, End};
 use crate::error::{Error, Result};
-use crate::handler::{DynHandler, Request};
 use crate::listener::Listener;
-use crate::peer::{Endpoint, Peer, WeakPeer};
+use crate::peer::{Endpoint, Peer, Serve, WeakPeer};
 use crate::shared::Shared;
 use crate::sync::lock;
 use crate::transport::Stream;
@@ -67,7 +65,7 @@ struct Handle {
 
 pub(crate) struct NodeInner {
     shared: Arc<Shared>,
-    handler: Box<dyn DynHandler>,
+    handler: Arc<dyn Serve>,
     on_accept: Option<AcceptFn>,
     on_close: Option<CloseFn>,
     /// Outbound peers by the address they were connected with: connecting
@@ -123,7 +121,7 @@ pub struct ShutdownReport {
 impl Node {
     pub(crate) fn from_parts(
         config: Config,
-        handler: Box<dyn DynHandler>,
+        handler: Arc<dyn Serve>,
         on_accept: Option<AcceptFn>,
         on_close: Option<CloseFn>,
     ) -> Self {
@@ -406,22 +404,8 @@ impl NodeInner {
 }
 
 impl Endpoint for NodeInner {
-    fn serve(
-        &self,
-        peer: Peer,
-        head: RequestHead,
-        deadline: Deadline,
-        body: Bytes,
-        run: Run<'_>,
-    ) -> Option<Waiting> {
-        let req = Request {
-            cmd: head.cmd,
-            session: head.session,
-            trace_id: head.trace_id,
-            body,
-            peer,
-        };
-        self.handler.serve(req, deadline, run)
+    fn handler(&self) -> Arc<dyn Serve> {
+        self.handler.clone()
     }
 
     fn connected(&self, conn: &Arc<Connection>) {

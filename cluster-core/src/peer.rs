@@ -7,9 +7,12 @@
 //! connection, which the node keeps until it closes.
 
 use std::any::Any;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
+use std::num::NonZeroU64;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -17,7 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use crate::connection::{Connection, Deadline, End, Owner, RequestHead, Run, Waiting};
+use crate::connection::{Connection, End, Owner, RequestHead, Run, Waiting};
 use crate::error::{Error, Result, Status};
 use crate::observe::ClientSpan;
 use crate::reconnect::Dialer;
@@ -27,17 +30,19 @@ use crate::sync::lock;
 use crate::trace::{self, Caller};
 use crate::transport::Stream;
 
-/// What a peer needs of its node: serving requests, and hearing of
-/// connections that come and go.
+/// What serves the requests a peer receives: the node's handler, which the
+/// peer holds, so that a request reaches it in one dynamic call.
+pub(crate) trait Serve: Send + Sync {
+    /// Handles a request `peer` sent as far as it goes at once (with
+    /// [`Run::start`]); what must wait comes back.
+    fn serve(&self, peer: Peer, run: &mut Run<'_>) -> Option<Waiting>;
+}
+
+/// What a peer needs of its node: its handler, and hearing of connections
+/// that come and go.
 pub(crate) trait Endpoint: Send + Sync {
-    fn serve(
-        &self,
-        peer: Peer,
-        head: RequestHead,
-        deadline: Deadline,
-        body: Bytes,
-        run: Run<'_>,
-    ) -> Option<Waiting>;
+    /// What serves the requests of the node's peers.
+    fn handler(&self) -> Arc<dyn Serve>;
     /// A connection of `peer` was made.
     fn connected(&self, conn: &Arc<Connection>);
     /// The remote side closed a connection of `peer`, or it failed.
@@ -66,8 +71,15 @@ pub struct Peer {
 pub(crate) struct WeakPeer(Weak<PeerShared>);
 
 struct PeerShared {
+    /// Names the peer as the caller in the context of the requests it
+    /// sends (see [`CALLERS`]).
+    id: Caller,
+    /// This peer, for the requests it serves to name it without the
+    /// connection counting a reference per request.
+    me: Weak<PeerShared>,
     shared: Arc<Shared>,
     node: Arc<dyn Endpoint>,
+    handler: Arc<dyn Serve>,
     origin: Origin,
     state: Mutex<State>,
 }
@@ -132,8 +144,11 @@ impl Peer {
 
     fn new(shared: &Arc<Shared>, node: Arc<dyn Endpoint>, origin: Origin) -> Self {
         Self {
-            inner: Arc::new(PeerShared {
+            inner: Arc::new_cyclic(|me| PeerShared {
+                id: register(me),
+                me: me.clone(),
                 shared: shared.clone(),
+                handler: node.handler(),
                 node,
                 origin,
                 state: Mutex::default(),
@@ -375,15 +390,13 @@ impl Peer {
 
     /// This peer, as the caller of the requests it sends.
     pub(crate) fn caller(&self) -> Caller {
-        self.inner.clone()
+        self.inner.id
     }
 
-    /// The peer behind a [`Caller`].
+    /// The peer behind a [`Caller`], while it lives.
     pub(crate) fn from_caller(caller: Caller) -> Option<Peer> {
-        caller
-            .downcast::<PeerShared>()
-            .ok()
-            .map(|inner| Peer { inner })
+        let inner = lock(&CALLERS).get(&caller)?.upgrade()?;
+        Some(Peer { inner })
     }
 
     pub(crate) fn downgrade(&self) -> WeakPeer {
@@ -412,15 +425,11 @@ impl PeerShared {
 }
 
 impl Owner for PeerShared {
-    fn serve(
-        self: Arc<Self>,
-        head: RequestHead,
-        deadline: Deadline,
-        body: Bytes,
-        run: Run<'_>,
-    ) -> Option<Waiting> {
-        let node = self.node.clone();
-        node.serve(Peer { inner: self }, head, deadline, body, run)
+    fn serve(&self, run: &mut Run<'_>) -> Option<Waiting> {
+        let peer = Peer {
+            inner: self.me.upgrade()?,
+        };
+        self.handler.serve(peer, run)
     }
 
     fn lost(self: Arc<Self>, conn: &Connection, reason: &Error, local: bool) {
@@ -439,10 +448,24 @@ impl Owner for PeerShared {
 
 impl Drop for PeerShared {
     fn drop(&mut self) {
+        lock(&CALLERS).remove(&self.id);
         if let Some(conn) = self.state().conn.take() {
             conn.shutdown(Error::PeerClosed, End::Local);
         }
     }
+}
+
+/// Live peers by id: a handler's context names its caller by id, so that
+/// entering it counts no reference, and the rare [`crate::context::peer`]
+/// looks the peer up here.
+static CALLERS: Mutex<BTreeMap<Caller, Weak<PeerShared>>> = Mutex::new(BTreeMap::new());
+
+/// Gives a new peer its id, and makes it findable by it.
+fn register(peer: &Weak<PeerShared>) -> Caller {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let id = NonZeroU64::MIN.saturating_add(NEXT.fetch_add(1, Ordering::Relaxed));
+    lock(&CALLERS).insert(id, peer.clone());
+    id
 }
 
 /// When a wait of `timeout` from now ends. A timeout too long to be added

@@ -11,11 +11,10 @@
 //! The current trace is task-local: a task spawned from a handler starts
 //! outside it unless wrapped in [`scope`].
 
-use std::any::Any;
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::future::Future;
+use std::num::NonZeroU64;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -25,16 +24,19 @@ use tokio::time::Instant;
 thread_local! {
     /// The current trace and, inside a handler, its caller, while a task
     /// that has one is polled. Swapped in and out as tokio's task-locals
-    /// are, but from a slot the caller owns, so that a request's handling
+    /// are, but from a value the caller owns, so that a request's handling
     /// enters its context once for both making and first polling its
-    /// handler's future (each entry cost about 100 instructions).
-    static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
+    /// handler's future. Plain data, so that the slot needs no destructor
+    /// and entering costs a few moves.
+    static CURRENT: Cell<Option<Current>> = const { Cell::new(None) };
 }
 
-/// Who sent the request a task handles. Opaque here, so that trace ids sit
-/// below the peers that carry them; the context module knows its type.
-pub(crate) type Caller = Arc<dyn Any + Send + Sync>;
+/// Who sent the request a task handles: the id of its peer. Opaque here,
+/// so that trace ids sit below the peers that carry them; the peer module
+/// finds the peer by its id.
+pub(crate) type Caller = NonZeroU64;
 
+#[derive(Clone, Copy)]
 pub(crate) struct Current {
     trace_id: u64,
     caller: Option<Caller>,
@@ -85,7 +87,7 @@ pub fn current() -> Option<u64> {
 /// so a task spawned with it still knows the request it serves.
 pub fn scope<F: Future>(trace_id: u64, fut: F) -> impl Future<Output = F::Output> {
     Scoped {
-        current: Some(Current::new(trace_id, caller(), deadline())),
+        current: Current::new(trace_id, caller(), deadline()),
         fut,
     }
 }
@@ -99,38 +101,30 @@ pub fn deadline() -> Option<Instant> {
 
 /// The caller of the request the current task handles, if any.
 pub(crate) fn caller() -> Option<Caller> {
-    with_current(|current| current.caller.clone()).flatten()
+    with_current(|current| current.caller).flatten()
 }
 
-fn with_current<R>(f: impl FnOnce(&Current) -> R) -> Option<R> {
-    CURRENT
-        .try_with(|slot| slot.borrow().as_ref().map(f))
-        .ok()
-        .flatten()
+fn with_current<R>(f: impl FnOnce(Current) -> R) -> Option<R> {
+    CURRENT.get().map(f)
 }
 
-/// Runs `f` with `slot`'s context as the current one, and puts it back in
-/// `slot` after, also when `f` panics. Nests: an outer context is restored.
-pub(crate) fn within<R>(slot: &mut Option<Current>, f: impl FnOnce() -> R) -> R {
-    struct Restore<'a>(&'a mut Option<Current>);
-    impl Drop for Restore<'_> {
+/// Runs `f` with `current` as the current context, also when `f` panics.
+/// Nests: the outer context is restored after.
+pub(crate) fn within<R>(current: Current, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Current>);
+    impl Drop for Restore {
         fn drop(&mut self) {
-            swap(self.0);
+            CURRENT.set(self.0);
         }
     }
-    fn swap(slot: &mut Option<Current>) {
-        // Only fails while the thread exits, when no context is read.
-        let _ = CURRENT.try_with(|current| std::mem::swap(&mut *current.borrow_mut(), slot));
-    }
-    swap(slot);
-    let _restore = Restore(slot);
+    let _restore = Restore(CURRENT.replace(Some(current)));
     f()
 }
 
 pin_project_lite::pin_project! {
     /// `fut` polled inside its own context.
     struct Scoped<F> {
-        current: Option<Current>,
+        current: Current,
         #[pin]
         fut: F,
     }
@@ -142,7 +136,7 @@ impl<F: Future> Future for Scoped<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let fut = this.fut;
-        within(this.current, || fut.poll(cx))
+        within(*this.current, || fut.poll(cx))
     }
 }
 

@@ -200,18 +200,17 @@ impl Drop for Admission {
 fn start(conn: &Arc<Connection>, head: RequestHead, deadline: Deadline, body: Bytes) {
     let span = ServerSpan::new(head.cmd, head.session, head.trace_id);
     let entered = span.as_ref().map(ServerSpan::enter);
-    let Some(owner) = conn.owner() else {
-        return;
-    };
-    let run = Run {
+    let mut run = Run {
         conn,
         head,
+        deadline,
         charge: body.len(),
+        body,
         span: span.as_ref(),
     };
     // A panic in making the handler's future is caught as one in polling
     // it is (by `step`).
-    let started = catch_unwind(AssertUnwindSafe(|| owner.serve(head, deadline, body, run)));
+    let started = catch_unwind(AssertUnwindSafe(|| conn.serve(&mut run)));
     drop(entered);
     match started {
         Ok(Some(waiting)) => conn.handlers.spawn(conn, head.session, waiting),
@@ -227,12 +226,16 @@ pub(crate) struct Waiting {
     pub(crate) oneway: bool,
 }
 
-/// A request about to run: what its handler needs until it first waits,
-/// borrowed from the reader, so that one that finishes at once costs no
-/// reference counting.
+/// A request about to run, and what its handler needs until it first
+/// waits, borrowed from the reader, so that one that finishes at once
+/// costs no reference counting. Passed by reference from the connection to
+/// the handler, so that no layer between copies it.
 pub(crate) struct Run<'a> {
     conn: &'a Arc<Connection>,
-    head: RequestHead,
+    pub(crate) head: RequestHead,
+    pub(crate) deadline: Deadline,
+    /// The request's body, until the handler's request takes it.
+    pub(crate) body: Bytes,
     charge: usize,
     span: Option<&'a ServerSpan>,
 }
@@ -245,8 +248,9 @@ impl Run<'_> {
 
     /// When the handler is to be cancelled: its caller's deadline, unless
     /// the node lets abandoned handlers run.
-    pub(crate) fn cancel_at(&self, deadline: Deadline) -> Deadline {
-        deadline.filter(|_| self.conn.shared.config.cancel_abandoned)
+    pub(crate) fn cancel_at(&self) -> Deadline {
+        self.deadline
+            .filter(|_| self.conn.shared.config.cancel_abandoned)
     }
 
     /// Makes the handler's future with `make` and polls it once, both in
@@ -256,17 +260,16 @@ impl Run<'_> {
     /// allocation. The new task polls it again at once, so nothing has to
     /// be woken from here.
     pub(crate) fn start<F>(
-        self,
+        &self,
         current: Current,
         make: impl FnOnce() -> F,
     ) -> Option<BoxedHandling>
     where
         F: Future<Output = Option<Bytes>> + Send + 'static,
     {
-        let mut slot = Some(current);
-        let mut handling = trace::within(&mut slot, || {
+        let mut handling = trace::within(current, || {
             let mut handling = Box::pin(Handling {
-                current: None,
+                current,
                 fut: make(),
                 held: None,
             });
@@ -277,10 +280,7 @@ impl Run<'_> {
                 Poll::Pending => Some(handling),
             }
         })?;
-        let parts = handling.as_mut().project();
-        // `within` gave the context back.
-        *parts.current = slot;
-        *parts.held = Some(Held::take(self));
+        *handling.as_mut().project().held = Some(Held::take(self));
         Some(handling)
     }
 }
@@ -296,7 +296,7 @@ struct Held {
 }
 
 impl Held {
-    fn take(run: Run<'_>) -> Self {
+    fn take(run: &Run<'_>) -> Self {
         let conn = run.conn.clone();
         conn.handlers.running.fetch_add(1, Ordering::AcqRel);
         conn.shared.budget.running();
@@ -323,7 +323,7 @@ pin_project_lite::pin_project! {
     /// A request's whole handling: its handler's future, and the context
     /// and [`Held`] it completes with (set once it waits).
     struct Handling<F> {
-        current: Option<Current>,
+        current: Current,
         #[pin]
         fut: F,
         held: Option<Held>,
@@ -339,7 +339,7 @@ impl<F: Future<Output = Option<Bytes>>> Future for Handling<F> {
             return Poll::Ready(());
         };
         let fut = this.fut;
-        trace::within(this.current, || {
+        trace::within(*this.current, || {
             step(fut, &held.conn, held.head, held.span.as_deref(), cx)
         })
     }
@@ -367,6 +367,7 @@ where
 }
 
 /// Queues the response of a finished handler.
+#[inline]
 fn respond(
     conn: &Connection,
     head: RequestHead,
