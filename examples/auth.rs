@@ -12,11 +12,10 @@
 mod logging;
 
 use std::collections::HashSet;
-use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use cluster::layer::{HandlerExt, Layer};
-use cluster::{Error, Handler, Node, Peer, Request, RpcName, Status};
+use cluster::layer::{Admit, HandlerExt, Refusal};
+use cluster::{Error, Node, Peer, Request, Status};
 
 #[cluster::service]
 pub trait Auth {
@@ -74,46 +73,22 @@ impl Calc for Calculator {
     }
 }
 
-/// The auth layer: lets `login` through, and anything else only from a
-/// peer that logged in.
+/// The auth check: lets `login` through, and anything else only from a
+/// peer that logged in. An `Admit` is a layer.
 struct RequireLogin(Trusted);
 
-impl<H: Handler> Layer<H> for RequireLogin {
-    type Handler = LoggedIn<H>;
+impl Admit for RequireLogin {
+    type Permit = ();
 
-    fn layer(self, inner: H) -> LoggedIn<H> {
-        LoggedIn {
-            inner,
-            trusted: self.0,
+    fn admit(&self, req: &Request) -> Result<(), Refusal> {
+        if req.cmd == AuthClient::LOGIN || self.0.contains(&req.peer) {
+            return Ok(());
         }
-    }
-}
-
-struct LoggedIn<H> {
-    inner: H,
-    trusted: Trusted,
-}
-
-impl<H: Handler> Handler for LoggedIn<H> {
-    fn handle(&self, req: Request) -> impl Future<Output = Option<bytes::Bytes>> + Send + 'static {
-        let allowed = req.cmd == AuthClient::LOGIN || self.trusted.contains(&req.peer);
-        let inner = match allowed {
-            true => Some(self.inner.handle(req)),
-            false => {
-                tracing::info!(cmd = req.cmd, peer = %req.peer.addr(), "not logged in: refused");
-                req.refuse(Status::Application, "log in first");
-                None
-            }
-        };
-        async move { inner?.await }
-    }
-
-    fn is_oneway(&self, cmd: u32) -> bool {
-        self.inner.is_oneway(cmd)
-    }
-
-    fn method_name(&self, cmd: u32) -> Option<RpcName> {
-        self.inner.method_name(cmd)
+        tracing::info!(cmd = req.cmd, peer = %req.peer.addr(), "not logged in: refused");
+        Err(Refusal {
+            status: Status::Application,
+            reason: "log in first",
+        })
     }
 }
 

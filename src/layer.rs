@@ -7,7 +7,9 @@
 //! response come back. It forwards [`Handler::is_oneway`] and
 //! [`Handler::method_name`], so that spans, metrics and cancellation still
 //! know the command. [`Layer`] makes one from a handler, and
-//! [`HandlerExt::layer`] stacks them, the last added outermost:
+//! [`HandlerExt::layer`] stacks them, the last added outermost. A check
+//! that only lets requests through or refuses them is an [`Admit`], a
+//! layer by itself:
 //!
 //! ```
 //! use cluster::layer::{ConcurrencyLimit, HandlerExt, Metrics, RateLimit};
@@ -46,20 +48,20 @@
 //!
 //! silly frames carry no headers, so a credential travels as a call: a
 //! first "login" command whose handler marks the connection's
-//! [`Peer`](cluster_core::Peer) as trusted, and a layer that refuses every
-//! other command from a peer not marked yet. `examples/auth.rs` shows one.
+//! [`Peer`](cluster_core::Peer) as trusted, and an [`Admit`] that refuses
+//! every other command from a peer not marked yet. `examples/auth.rs` shows one.
 
+mod admit;
 mod concurrency;
 mod metrics;
 mod rate_limit;
 
 use cluster_core::Handler;
 
+pub use self::admit::{Admit, Admitted, Refusal};
 pub use self::concurrency::ConcurrencyLimit;
-pub use self::concurrency::ConcurrencyLimited;
 pub use self::metrics::{MeteredTarget, Metrics, MetricsHandler, record_node_stats};
 pub use self::rate_limit::RateLimit;
-pub use self::rate_limit::RateLimited;
 
 /// Makes a handler that wraps `inner`: a server layer.
 pub trait Layer<H: Handler> {

@@ -57,6 +57,17 @@ fn overloaded<T>(result: &Result<T, Error>) -> bool {
     )
 }
 
+/// A node serving `handler`, and its address.
+fn serve(handler: impl cluster::Handler) -> (Node, String) {
+    let server = Node::builder().handler(handler).build();
+    let addr = server
+        .listen("127.0.0.1:0")
+        .expect("listen")
+        .local_addr()
+        .to_string();
+    (server, addr)
+}
+
 /// A client over a new connection (with the extension, so that refusals
 /// are answered) to `addr`.
 async fn client(addr: &str) -> (Node, WorkClient) {
@@ -69,12 +80,7 @@ async fn client(addr: &str) -> (Node, WorkClient) {
 async fn rate_limit_refuses_a_peer_past_its_burst_and_not_another_peer() {
     // 0.001 requests a second: no token comes back during the test.
     let handler = WorkServer::new(Worker::default()).layer(RateLimit::per_peer(0.001, 3));
-    let server = Node::builder().handler(handler).build();
-    let addr = server
-        .listen("127.0.0.1:0")
-        .expect("listen")
-        .local_addr()
-        .to_string();
+    let (_server, addr) = serve(handler);
 
     let (_a, first) = client(&addr).await;
     for _ in 0..3 {
@@ -92,12 +98,7 @@ async fn concurrency_limit_refuses_a_command_past_its_limit_and_not_others() {
     let gate = Arc::new(Semaphore::new(0));
     let worker = Worker { gate: gate.clone() };
     let handler = WorkServer::new(worker).layer(ConcurrencyLimit::per_command(2));
-    let server = Node::builder().handler(handler).build();
-    let addr = server
-        .listen("127.0.0.1:0")
-        .expect("listen")
-        .local_addr()
-        .to_string();
+    let (server, addr) = serve(handler);
     let (_node, work) = client(&addr).await;
 
     let running: Vec<_> = (0..2)
@@ -136,12 +137,7 @@ async fn metrics_count_requests_errors_and_limit_hits_on_both_sides() {
     let handler = WorkServer::new(Worker::default())
         .layer(RateLimit::per_peer(0.001, 4))
         .layer(Metrics::server());
-    let server = Node::builder().handler(handler).build();
-    let addr = server
-        .listen("127.0.0.1:0")
-        .expect("listen")
-        .local_addr()
-        .to_string();
+    let (_server, addr) = serve(handler);
     let peer = Node::builder().build().connect_extended(&addr).await;
     let target = MeteredTarget::new(peer, WorkClient::SERVICE, WorkClient::COMMANDS);
     let work = WorkClient::new(target.clone());

@@ -14,22 +14,22 @@ use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 
 #[cluster::service]
-pub trait Calc {
+pub trait Greeter {
     #[cmd(0x03)]
-    async fn add(&self, a: i32, b: i32) -> i32;
+    async fn greet(&self, name: String) -> String;
     #[oneway]
-    async fn log(&self, line: String);
+    async fn wave(&self);
 }
 
-struct Calculator;
+struct Greetings;
 
-impl Calc for Calculator {
-    async fn add(&self, a: i32, b: i32) -> i32 {
-        tracing::info!("adding");
-        a + b
+impl Greeter for Greetings {
+    async fn greet(&self, name: String) -> String {
+        tracing::info!("greeting");
+        format!("hello {name}")
     }
 
-    async fn log(&self, _line: String) {}
+    async fn wave(&self) {}
 }
 
 /// A span as the subscriber saw it: its name and every field recorded.
@@ -156,24 +156,24 @@ fn capture() -> (Recorder, tracing::subscriber::DefaultGuard) {
     (recorder, tracing::subscriber::set_default(subscriber))
 }
 
-async fn calc() -> (Node, CalcClient) {
+async fn greeter() -> (Node, GreeterClient) {
     let server = Node::builder()
         .node_id(0x0201)
-        .handler(CalcServer::new(Calculator))
+        .handler(GreeterServer::new(Greetings))
         .build();
     let listener = server.listen("127.0.0.1:0").expect("listen");
     let client = Node::builder().node_id(0x0102).build();
     let peer = client.connect(&listener.local_addr().to_string()).await;
-    (server, CalcClient::new(peer))
+    (server, GreeterClient::new(peer))
 }
 
 #[tokio::test]
 async fn typed_call_has_a_named_span_on_each_side_sharing_its_trace_id() {
     let (recorder, _guard) = capture();
-    let (_server, calc) = calc().await;
+    let (_server, greeter) = greeter().await;
     let trace_id = 0x0a0b_0c0d_0e0f_0000;
-    let sum = cluster::trace::scope(trace_id, calc.add(1, 2)).await;
-    assert_eq!(sum.expect("add"), 3);
+    let greeting = cluster::trace::scope(trace_id, greeter.greet("you".into())).await;
+    assert_eq!(greeting.expect("greet"), "hello you");
 
     let [call] = &recorder.spans("call")[..] else {
         panic!("one call span: {:?}", recorder.spans("call"));
@@ -182,11 +182,11 @@ async fn typed_call_has_a_named_span_on_each_side_sharing_its_trace_id() {
         panic!("one request span: {:?}", recorder.spans("request"));
     };
     for (span, kind) in [(call, "client"), (request, "server")] {
-        assert_eq!(span.get("otel.name"), "Calc/add", "{span:?}");
+        assert_eq!(span.get("otel.name"), "Greeter/greet", "{span:?}");
         assert_eq!(span.get("otel.kind"), kind);
         assert_eq!(span.get("rpc.system"), "silly");
-        assert_eq!(span.get("rpc.service"), "Calc");
-        assert_eq!(span.get("rpc.method"), "add");
+        assert_eq!(span.get("rpc.service"), "Greeter");
+        assert_eq!(span.get("rpc.method"), "greet");
         assert_eq!(span.get("cmd"), "3");
         assert_eq!(span.get("outcome"), "ok");
         assert!(span.get("elapsed_us").parse::<u64>().is_ok(), "{span:?}");
@@ -203,7 +203,7 @@ async fn typed_call_has_a_named_span_on_each_side_sharing_its_trace_id() {
     );
 
     // What the handler logs carries the request's span.
-    let [adding] = &recorder.events("adding")[..] else {
+    let [adding] = &recorder.events("greeting")[..] else {
         panic!("one event from the handler");
     };
     let context = adding.span.as_ref().expect("in a span");
@@ -214,23 +214,23 @@ async fn typed_call_has_a_named_span_on_each_side_sharing_its_trace_id() {
 #[tokio::test]
 async fn oneway_send_has_a_client_span_and_a_server_span_without_response() {
     let (recorder, _guard) = capture();
-    let (_server, calc) = calc().await;
-    calc.log("hi".into()).await.expect("log");
+    let (_server, greeter) = greeter().await;
+    greeter.wave().await.expect("wave");
     // Read after the send on the same connection, so served after it.
-    calc.add(1, 1).await.expect("add");
+    greeter.greet("me".into()).await.expect("greet");
     let call = recorder
         .spans("call")
         .into_iter()
         .next()
         .expect("a call span");
-    assert_eq!(call.get("otel.name"), "Calc/log");
+    assert_eq!(call.get("otel.name"), "Greeter/wave");
     assert_eq!(call.get("outcome"), "ok");
     let request = recorder
         .spans("request")
         .into_iter()
         .next()
         .expect("a request span");
-    assert_eq!(request.get("otel.name"), "Calc/log");
+    assert_eq!(request.get("otel.name"), "Greeter/wave");
     assert_eq!(request.get("outcome"), "no_response");
 }
 

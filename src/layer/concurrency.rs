@@ -1,58 +1,40 @@
 //! A limit on the requests of each command that run at once.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
-use cluster_core::{Handler, Request, RpcName};
-use tokio::sync::Semaphore;
+use cluster_core::{Request, Status};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::Layer;
-use super::metrics::limit_hit;
+use super::admit::{Admit, Refusal};
 
 /// Lets at most `max` requests of each command run at once, over every
-/// connection of the node. One more is answered with
-/// [`Status::Overloaded`](cluster_core::Status::Overloaded) at once (a
-/// silly caller just gets no response; a one-way request is dropped) and
-/// counted in `cluster.limit.hits` (label `limit="concurrency"`): shedding
-/// load rather than queueing it, since the node already queues what it
-/// reads ([`Limits::max_handlers`](cluster_core::Limits::max_handlers)).
-#[derive(Debug, Clone, Copy)]
-pub struct ConcurrencyLimit {
-    max: usize,
-}
-
-impl ConcurrencyLimit {
-    /// At most `max` running requests per command (at least one).
-    pub fn per_command(max: usize) -> Self {
-        Self { max: max.max(1) }
-    }
-}
-
-impl<H: Handler> Layer<H> for ConcurrencyLimit {
-    type Handler = ConcurrencyLimited<H>;
-
-    fn layer(self, inner: H) -> ConcurrencyLimited<H> {
-        ConcurrencyLimited {
-            inner,
-            max: self.max,
-            running: Mutex::default(),
-        }
-    }
-}
-
-/// A handler behind a [`ConcurrencyLimit`].
+/// connection of the node. One more is refused with
+/// [`Status::Overloaded`] at once and counted in `cluster.limit.hits`
+/// (label `limit="concurrency"`): shedding load rather than queueing it,
+/// since the node already queues what it reads
+/// ([`Limits::max_handlers`](cluster_core::Limits::max_handlers)).
 #[derive(Debug)]
-pub struct ConcurrencyLimited<H> {
-    inner: H,
+pub struct ConcurrencyLimit {
     max: usize,
     /// One semaphore per command seen.
     running: Mutex<HashMap<u32, Arc<Semaphore>>>,
 }
 
-impl<H: Handler> Handler for ConcurrencyLimited<H> {
-    fn handle(&self, req: Request) -> impl Future<Output = Option<Bytes>> + Send + 'static {
+impl ConcurrencyLimit {
+    /// At most `max` running requests per command (at least one).
+    pub fn per_command(max: usize) -> Self {
+        Self {
+            max: max.max(1),
+            running: Mutex::default(),
+        }
+    }
+}
+
+impl Admit for ConcurrencyLimit {
+    type Permit = OwnedSemaphorePermit;
+
+    fn admit(&self, req: &Request) -> Result<OwnedSemaphorePermit, Refusal> {
         let slots = self
             .running
             .lock()
@@ -60,24 +42,9 @@ impl<H: Handler> Handler for ConcurrencyLimited<H> {
             .entry(req.cmd)
             .or_insert_with(|| Arc::new(Semaphore::new(self.max)))
             .clone();
-        let admitted = match slots.try_acquire_owned() {
-            Ok(permit) => Some((permit, self.inner.handle(req))),
-            Err(_) => {
-                limit_hit("concurrency", self.inner.method_name(req.cmd), &req);
-                None
-            }
-        };
-        async move {
-            let (_permit, inner) = admitted?;
-            inner.await
-        }
-    }
-
-    fn is_oneway(&self, cmd: u32) -> bool {
-        self.inner.is_oneway(cmd)
-    }
-
-    fn method_name(&self, cmd: u32) -> Option<RpcName> {
-        self.inner.method_name(cmd)
+        slots.try_acquire_owned().map_err(|_| Refusal {
+            status: Status::Overloaded,
+            reason: "concurrency",
+        })
     }
 }

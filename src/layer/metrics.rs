@@ -21,8 +21,9 @@
 //! the call's error kind (`timeout`, `closed`, `connect`, `remote`,
 //! `decode`...; see [`cluster_core::observe::outcome`]).
 //!
-//! `cluster.limit.hits` counts requests refused by a limit layer (label
-//! `limit`: `rate`, `concurrency`), and [`record_node_stats`] publishes a
+//! `cluster.limit.hits` counts requests refused by an admission layer
+//! (label `limit`: `rate`, `concurrency`, or an [`Admit`](super::Admit)'s
+//! own reason), and [`record_node_stats`] publishes a
 //! node's [`NodeStats`](cluster_core::NodeStats) as `cluster.node.*`.
 //!
 //! Handles are made once per command and kept, so that a request costs no
@@ -36,10 +37,11 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use cluster_core::{Handler, Node, Request, RpcName, Status};
+use cluster_core::{Handler, Node, Request, RpcName};
 use metrics::{Counter, Gauge, Histogram, Label};
 
 use super::Layer;
+use super::admit::Refusal;
 use crate::service::Command;
 use crate::target::CallTarget;
 
@@ -291,14 +293,16 @@ impl<T: CallTarget> CallTarget for MeteredTarget<T> {
     }
 }
 
-/// Counts a request refused by limit `limit`, logs it, and answers it
-/// with [`Status::Overloaded`] if its connection agreed on the extension.
-pub(super) fn limit_hit(limit: &'static str, name: Option<RpcName>, req: &Request) {
+/// Counts a request an [`Admit`](super::Admit) layer refused, logs it,
+/// and answers it with the refusal's status if its connection agreed on
+/// the extension.
+pub(super) fn refused(refusal: Refusal, name: Option<RpcName>, req: &Request) {
+    let Refusal { status, reason } = refusal;
     let mut labels = labels(name, req.cmd);
-    labels.push(Label::new("limit", limit));
+    labels.push(Label::new("limit", reason));
     metrics::counter!("cluster.limit.hits", labels).increment(1);
-    tracing::debug!(limit, cmd = req.cmd, peer = %req.peer.addr(), "request over a limit: refused");
-    req.refuse(Status::Overloaded, limit);
+    tracing::debug!(limit = reason, cmd = req.cmd, peer = %req.peer.addr(), "request refused");
+    req.refuse(status, reason);
 }
 
 /// Publishes `node`'s [`Node::stats`] as gauges `cluster.node.connections`,
