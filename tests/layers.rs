@@ -180,3 +180,61 @@ async fn metrics_count_requests_errors_and_limit_hits_on_both_sides() {
         assert!(has(&line), "no {line:?} in:\n{text}");
     }
 }
+
+/// Polls `done` every few milliseconds for up to ten seconds.
+async fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    true
+}
+
+#[tokio::test]
+async fn node_stats_count_dropped_responses_and_reconnects_and_are_published() {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let prometheus = recorder.handle();
+    let _recorder = metrics::set_default_local_recorder(&recorder);
+
+    // 1: answers late; 2: closes the caller's connection; else echoes.
+    let (_server, addr) = serve(|req: cluster::Request| async move {
+        match req.cmd {
+            1 => tokio::time::sleep(Duration::from_millis(100)).await,
+            2 => req.peer.close(),
+            _ => {}
+        }
+        Some(req.body)
+    });
+    let client = Node::builder().build();
+    let peer = client.connect(&addr).await;
+
+    let late = peer.call_timeout(1, "x", Duration::from_millis(20)).await;
+    assert!(matches!(late, Err(Error::Timeout)), "{late:?}");
+    assert!(eventually(|| client.stats().dropped_responses == 1).await);
+
+    let _ = peer.call(2, "bye").await;
+    assert!(eventually(|| peer.pending_calls() == 0).await);
+    let mut echoed = Err(Error::Closed);
+    for _ in 0..100 {
+        echoed = peer.call(3, "again").await;
+        if echoed.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(echoed.expect("reconnected"), "again");
+    assert_eq!(client.stats().reconnects, 1);
+
+    cluster::layer::record_node_stats(&client);
+    let text = prometheus.render();
+    for line in [
+        "cluster_node_dropped_responses 1",
+        "cluster_node_reconnects 1",
+        "cluster_node_connections 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in:\n{text}");
+    }
+}

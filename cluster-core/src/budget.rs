@@ -20,6 +20,9 @@ pub(crate) struct Budget {
     memory_budget: usize,
     connections: AtomicUsize,
     refused: AtomicU64,
+    /// Events counted for [`crate::NodeStats`] only: cold paths.
+    dropped_responses: AtomicU64,
+    reconnects: AtomicU64,
     max_handlers: usize,
     /// Handlers running, and requests queued for a handler.
     running: AtomicUsize,
@@ -39,6 +42,8 @@ pub(crate) struct Budget {
 pub(crate) struct Counts {
     pub(crate) connections: usize,
     pub(crate) refused: u64,
+    pub(crate) dropped_responses: u64,
+    pub(crate) reconnects: u64,
     pub(crate) running: usize,
     pub(crate) queued: usize,
     pub(crate) memory: usize,
@@ -52,6 +57,8 @@ impl Budget {
             memory_budget: limits.memory_budget,
             connections: AtomicUsize::new(0),
             refused: AtomicU64::new(0),
+            dropped_responses: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
             max_handlers: limits.max_handlers,
             running: AtomicUsize::new(0),
             queued: AtomicUsize::new(0),
@@ -61,6 +68,16 @@ impl Budget {
             idle: Notify::new(),
             handler_freed: Notify::new(),
         }
+    }
+
+    /// A response came for no pending call (late, or bogus) and was dropped.
+    pub(crate) fn dropped_response(&self) {
+        self.dropped_responses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An outbound peer connected again after a connection of its ended.
+    pub(crate) fn reconnected(&self) {
+        self.reconnects.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Takes a connection slot, or `None` when the node has
@@ -185,6 +202,8 @@ impl Budget {
         Counts {
             connections: self.connections.load(Ordering::Acquire),
             refused: self.refused.load(Ordering::Relaxed),
+            dropped_responses: self.dropped_responses.load(Ordering::Relaxed),
+            reconnects: self.reconnects.load(Ordering::Relaxed),
             running: self.running.load(Ordering::Acquire),
             queued: self.queued.load(Ordering::Acquire),
             memory: self.memory.load(Ordering::Relaxed),

@@ -103,6 +103,12 @@ pub struct NodeStats {
     /// Connections accepted beyond [`crate::Limits::max_connections`] and
     /// closed at once, since the node started.
     pub refused_connections: u64,
+    /// Responses that came for no pending call (late after a timeout, or
+    /// bogus) and were dropped, since the node started.
+    pub dropped_responses: u64,
+    /// Connections outbound peers made again after losing one, since the
+    /// node started.
+    pub reconnects: u64,
 }
 
 /// What [`Node::shutdown`] did.
@@ -399,6 +405,8 @@ impl NodeInner {
             memory: counts.memory,
             tasks: counts.tasks,
             refused_connections: counts.refused,
+            dropped_responses: counts.dropped_responses,
+            reconnects: counts.reconnects,
         }
     }
 }

@@ -102,6 +102,8 @@ enum Origin {
 struct State {
     conn: Option<Arc<Connection>>,
     closed: bool,
+    /// Whether a connection was ever made: the next one is a reconnect.
+    connected: bool,
 }
 
 impl Peer {
@@ -375,7 +377,14 @@ impl Peer {
                 tracing::debug!(conn = conn.id, %error, "hello not sent");
             }
         }
-        self.state().conn = Some(conn.clone());
+        {
+            let mut state = self.state();
+            if state.connected {
+                self.inner.shared.budget.reconnected();
+            }
+            state.connected = true;
+            state.conn = Some(conn.clone());
+        }
         self.inner.node.connected(&conn);
         conn
     }

@@ -307,9 +307,9 @@ pub(super) fn refused(refusal: Refusal, name: Option<RpcName>, req: &Request) {
 
 /// Publishes `node`'s [`Node::stats`] as gauges `cluster.node.connections`,
 /// `.pending_calls`, `.queued_bytes`, `.handlers`, `.queued_requests`,
-/// `.memory` and `.tasks`, and the counter
-/// `cluster.node.refused_connections`. Call it periodically (or before
-/// each scrape).
+/// `.memory` and `.tasks`, and the counters
+/// `cluster.node.refused_connections`, `.dropped_responses` and
+/// `.reconnects`. Call it periodically (or before each scrape).
 pub fn record_node_stats(node: &Node) {
     let stats = node.stats();
     let gauges = [
@@ -325,5 +325,15 @@ pub fn record_node_stats(node: &Node) {
         // Counts far below 2^53: exact as f64.
         metrics::gauge!(name).set(value as f64);
     }
-    metrics::counter!("cluster.node.refused_connections").absolute(stats.refused_connections);
+    let counters = [
+        (
+            "cluster.node.refused_connections",
+            stats.refused_connections,
+        ),
+        ("cluster.node.dropped_responses", stats.dropped_responses),
+        ("cluster.node.reconnects", stats.reconnects),
+    ];
+    for (name, value) in counters {
+        metrics::counter!(name).absolute(value);
+    }
 }
