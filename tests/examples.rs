@@ -261,6 +261,23 @@ fn metrics_example_serves_prometheus_text_counting_every_call() {
         Some(0.0),
         "{body}"
     );
+    // Their exact values are checked in tests/layers.rs: here the last
+    // frames may be counted just after the scrape began.
+    for direction in ["receive", "transmit"] {
+        let labels = format!("{{network_io_direction=\"{direction}\"}}");
+        for series in ["cluster_node_network_io", "cluster_node_frames"] {
+            let value = sample(body, &format!("{series}{labels}"));
+            assert!(value.is_some_and(|v| v > 0.0), "{series}{labels}:\n{body}");
+        }
+    }
+    assert_eq!(
+        sample(
+            body,
+            "cluster_node_limit_hits{limit=\"max_concurrent_requests\"}"
+        ),
+        Some(0.0),
+        "{body}"
+    );
     let status = server.wait();
     assert!(
         status.success(),

@@ -200,7 +200,7 @@ async fn node_stats_count_dropped_responses_and_reconnects_and_are_published() {
     let _recorder = metrics::set_default_local_recorder(&recorder);
 
     // 1: answers late; 2: closes the caller's connection; else echoes.
-    let (_server, addr) = serve(|req: cluster::Request| async move {
+    let (server, addr) = serve(|req: cluster::Request| async move {
         match req.cmd {
             1 => tokio::time::sleep(Duration::from_millis(100)).await,
             2 => req.peer.close(),
@@ -217,6 +217,8 @@ async fn node_stats_count_dropped_responses_and_reconnects_and_are_published() {
 
     let _ = peer.call(2, "bye").await;
     assert!(eventually(|| peer.pending_calls() == 0).await);
+    // Its connection closed, the server could not send that response.
+    assert!(eventually(|| server.stats().unsent_responses == 1).await);
     let mut echoed = Err(Error::Closed);
     for _ in 0..100 {
         echoed = peer.call(3, "again").await;
@@ -235,6 +237,102 @@ async fn node_stats_count_dropped_responses_and_reconnects_and_are_published() {
         "cluster_node_reconnects 1",
         "cluster_node_connections 1",
     ] {
-        assert!(text.lines().any(|l| l == line), "no {line:?} in:\n{text}");
+        assert!(has_line(&text, line), "no {line:?} in:\n{text}");
+    }
+}
+
+/// Whether Prometheus text `text` has `line`, whole.
+fn has_line(text: &str, line: &str) -> bool {
+    text.lines().any(|l| l == line)
+}
+
+#[tokio::test]
+async fn node_stats_count_bytes_and_frames_exactly_on_wire_v1() {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let prometheus = recorder.handle();
+    let _recorder = metrics::set_default_local_recorder(&recorder);
+
+    let (server, addr) = serve(|req: cluster::Request| async move { Some(req.body) });
+    // Plain wire v1, no extension: no hello, and frames as silly's.
+    let client = Node::builder().build();
+    let peer = client.connect(&addr).await;
+    const CALLS: u64 = 20;
+    let mut body_bytes = 0;
+    for size in 0..CALLS {
+        let body = vec![b'x'; size as usize];
+        assert_eq!(peer.call(7, body.clone()).await.expect("echo"), body);
+        body_bytes += size;
+    }
+    // A frame is counted once its whole read or write is: the last ones
+    // may still be on their way when the last call returns.
+    let all_counted = || {
+        let (s, c) = (server.stats(), client.stats());
+        [s.frames_in, s.frames_out, c.frames_in, c.frames_out] == [CALLS; 4]
+    };
+    assert!(eventually(all_counted).await, "{:?}", server.stats());
+    // v1: a request is `len:u16 | body | trace:u64 | cmd:u32 | session:u32`,
+    // a response `len:u16 | body | session:u32`.
+    let requests = CALLS * (2 + 16) + body_bytes;
+    let responses = CALLS * (2 + 4) + body_bytes;
+    let (s, c) = (server.stats(), client.stats());
+    assert_eq!((s.bytes_in, s.bytes_out), (requests, responses));
+    assert_eq!((c.bytes_out, c.bytes_in), (requests, responses));
+
+    cluster::layer::record_node_stats(&server);
+    let text = prometheus.render();
+    for line in [
+        format!("cluster_node_network_io{{network_io_direction=\"receive\"}} {requests}"),
+        format!("cluster_node_network_io{{network_io_direction=\"transmit\"}} {responses}"),
+        format!("cluster_node_frames{{network_io_direction=\"receive\"}} {CALLS}"),
+        format!("cluster_node_frames{{network_io_direction=\"transmit\"}} {CALLS}"),
+        "cluster_node_queued_requests 0".to_owned(),
+    ] {
+        assert!(has_line(&text, &line), "no {line:?} in:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn node_stats_count_requests_refused_by_max_concurrent_requests() {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let prometheus = recorder.handle();
+    let _recorder = metrics::set_default_local_recorder(&recorder);
+
+    let mut limits = cluster::Limits::default();
+    limits.max_concurrent_requests = 1;
+    // Every request waits for ever: the first holds the only slot.
+    let server = Node::builder()
+        .limits(limits)
+        .handler(|_: cluster::Request| std::future::pending::<Option<bytes::Bytes>>())
+        .build();
+    let addr = server.listen("127.0.0.1:0").expect("listen").local_addr();
+    let client = Node::builder().build();
+    let peer = client.connect_extended(&addr.to_string()).await;
+    let call = |body: bytes::Bytes| {
+        let peer = peer.clone();
+        tokio::spawn(async move { peer.call(1, body).await })
+    };
+    let first = call(bytes::Bytes::from_static(b"holds the slot"));
+    assert!(eventually(|| server.stats().handlers == 1).await);
+    // 1 MiB of requests may wait for a slot: 60,000-byte ones fill it
+    // after 18, and the 6 after those are refused.
+    let body = bytes::Bytes::from(vec![0u8; 60_000]);
+    let calls: Vec<_> = (0..24).map(|_| call(body.clone())).collect();
+    let hits = || server.stats().limit_hits.max_concurrent_requests;
+    assert!(eventually(|| hits() == 6).await, "{:?}", server.stats());
+    assert_eq!(server.stats().queued_requests, 18);
+    assert_eq!(server.stats().limit_hits.max_handlers, 0);
+
+    cluster::layer::record_node_stats(&server);
+    let text = prometheus.render();
+    for line in [
+        "cluster_node_limit_hits{limit=\"max_concurrent_requests\"} 6",
+        "cluster_node_limit_hits{limit=\"max_handlers\"} 0",
+        "cluster_node_queued_requests 18",
+    ] {
+        assert!(has_line(&text, line), "no {line:?} in:\n{text}");
+    }
+    first.abort();
+    for call in calls {
+        call.abort();
     }
 }

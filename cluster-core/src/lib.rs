@@ -53,7 +53,7 @@ pub use crate::config::{DEFAULT_TIMEOUT, Limits};
 pub use crate::error::{BoxError, Error, ProtocolError, Result, Status};
 pub use crate::handler::{Handler, Request};
 pub use crate::listener::Listener;
-pub use crate::node::{Node, NodeStats, ShutdownReport};
+pub use crate::node::{LimitHits, Node, NodeStats, ShutdownReport};
 pub use crate::observe::RpcName;
 pub use crate::peer::Peer;
 pub use crate::trace::deadline;

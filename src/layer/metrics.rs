@@ -305,11 +305,22 @@ pub(super) fn refused(refusal: Refusal, name: Option<RpcName>, req: &Request) {
     req.refuse(status, reason);
 }
 
-/// Publishes `node`'s [`Node::stats`] as gauges `cluster.node.connections`,
-/// `.pending_calls`, `.queued_bytes`, `.handlers`, `.queued_requests`,
-/// `.memory` and `.tasks`, and the counters
-/// `cluster.node.refused_connections`, `.dropped_responses` and
-/// `.reconnects`. Call it periodically (or before each scrape).
+/// Publishes `node`'s [`Node::stats`] as `cluster.node.*`:
+///
+/// | metric | kind | what |
+/// |---|---|---|
+/// | `cluster.node.connections`, `.pending_calls`, `.handlers`, `.tasks` | gauge | open now |
+/// | `cluster.node.queued_bytes`, `.queued_requests`, `.memory` | gauge | queue depths and memory held |
+/// | `cluster.node.network.io` | counter | bytes, by `network.io.direction` (`receive`, `transmit`) |
+/// | `cluster.node.frames` | counter | frames, by `network.io.direction` |
+/// | `cluster.node.limit_hits` | counter | times a node limit held it back, by `limit` |
+/// | `cluster.node.refused_connections`, `.dropped_responses`, `.unsent_responses`, `.reconnects` | counter | events |
+///
+/// `limit` is a [`Limits`](cluster_core::Limits) field's name:
+/// `max_connections`, `max_concurrent_requests`, `max_handlers`,
+/// `memory_budget` or `write_queue` (see
+/// [`LimitHits`](cluster_core::LimitHits)). Call it periodically (or
+/// before each scrape).
 pub fn record_node_stats(node: &Node) {
     let stats = node.stats();
     let gauges = [
@@ -331,9 +342,24 @@ pub fn record_node_stats(node: &Node) {
             stats.refused_connections,
         ),
         ("cluster.node.dropped_responses", stats.dropped_responses),
+        ("cluster.node.unsent_responses", stats.unsent_responses),
         ("cluster.node.reconnects", stats.reconnects),
     ];
     for (name, value) in counters {
         metrics::counter!(name).absolute(value);
+    }
+    let traffic = [
+        ("cluster.node.network.io", "receive", stats.bytes_in),
+        ("cluster.node.network.io", "transmit", stats.bytes_out),
+        ("cluster.node.frames", "receive", stats.frames_in),
+        ("cluster.node.frames", "transmit", stats.frames_out),
+    ];
+    for (name, direction, value) in traffic {
+        metrics::counter!(name, "network.io.direction" => direction).absolute(value);
+    }
+    let limits = std::iter::once(("max_connections", stats.refused_connections))
+        .chain(stats.limit_hits.by_name());
+    for (limit, hits) in limits {
+        metrics::counter!("cluster.node.limit_hits", "limit" => limit).absolute(hits);
     }
 }

@@ -45,6 +45,7 @@ use tokio::task::{AbortHandle, Id};
 use tokio::time::Instant;
 
 use super::Connection;
+use crate::budget::Limit;
 use crate::error::Status;
 use crate::observe::ServerSpan;
 use crate::sync::lock;
@@ -110,8 +111,10 @@ impl Admission {
         } else if self.is_full() && self.conn.ext.receives() {
             // A caller that can be told is told at once, rather than held
             // up by a pause in reading.
+            let (limit, name) = self.exhausted();
+            self.conn.shared.budget.limit_hit(limit);
             self.conn
-                .write_status(head.session, Status::Overloaded, self.exhausted());
+                .write_status(head.session, Status::Overloaded, name);
         } else {
             self.conn.shared.budget.queued();
             self.conn.shared.budget.add_memory(body.len());
@@ -130,12 +133,12 @@ impl Admission {
             && self.conn.shared.budget.may_run()
     }
 
-    /// The name of the limit that holds requests back.
-    fn exhausted(&self) -> &'static str {
+    /// The limit that holds requests back, and its name.
+    fn exhausted(&self) -> (Limit, &'static str) {
         if self.conn.handlers.running.load(Ordering::Acquire) >= self.limit {
-            "max_concurrent_requests"
+            (Limit::MaxConcurrentRequests, "max_concurrent_requests")
         } else {
-            "max_handlers"
+            (Limit::MaxHandlers, "max_handlers")
         }
     }
 
@@ -378,6 +381,7 @@ fn respond(
         Some(body) => match conn.write_response(head.session, &body) {
             Ok(()) => "ok",
             Err(error) => {
+                conn.shared.budget.unsent_response();
                 let RequestHead { cmd, session, .. } = head;
                 tracing::warn!(cmd, session, %error, "response dropped");
                 "dropped"
