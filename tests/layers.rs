@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use cluster::layer::{ConcurrencyLimit, HandlerExt, MeteredTarget, Metrics, RateLimit};
 use cluster::{Error, Node, Status};
-use metrics_exporter_prometheus::PrometheusBuilder;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::Semaphore;
 
 #[cluster::service]
@@ -230,20 +230,30 @@ async fn node_stats_count_dropped_responses_and_reconnects_and_are_published() {
     assert_eq!(echoed.expect("reconnected"), "again");
     assert_eq!(client.stats().reconnects, 1);
 
-    cluster::layer::record_node_stats(&client);
-    let text = prometheus.render();
-    for line in [
-        "cluster_node_dropped_responses 1",
-        "cluster_node_reconnects 1",
-        "cluster_node_connections 1",
-    ] {
-        assert!(has_line(&text, line), "no {line:?} in:\n{text}");
-    }
+    assert_node_lines(
+        &prometheus,
+        &client,
+        [
+            "cluster_node_dropped_responses 1",
+            "cluster_node_reconnects 1",
+            "cluster_node_connections 1",
+        ],
+    );
 }
 
-/// Whether Prometheus text `text` has `line`, whole.
-fn has_line(text: &str, line: &str) -> bool {
-    text.lines().any(|l| l == line)
+/// Renders `node`'s stats from `prometheus` and checks that the text has
+/// each of `lines`, whole.
+fn assert_node_lines<L: AsRef<str>>(
+    prometheus: &PrometheusHandle,
+    node: &Node,
+    lines: impl IntoIterator<Item = L>,
+) {
+    cluster::layer::record_node_stats(node);
+    let text = prometheus.render();
+    for line in lines {
+        let line = line.as_ref();
+        assert!(text.lines().any(|l| l == line), "no {line:?} in:\n{text}");
+    }
 }
 
 #[tokio::test]
@@ -278,17 +288,17 @@ async fn node_stats_count_bytes_and_frames_exactly_on_wire_v1() {
     assert_eq!((s.bytes_in, s.bytes_out), (requests, responses));
     assert_eq!((c.bytes_out, c.bytes_in), (requests, responses));
 
-    cluster::layer::record_node_stats(&server);
-    let text = prometheus.render();
-    for line in [
-        format!("cluster_node_network_io{{network_io_direction=\"receive\"}} {requests}"),
-        format!("cluster_node_network_io{{network_io_direction=\"transmit\"}} {responses}"),
-        format!("cluster_node_frames{{network_io_direction=\"receive\"}} {CALLS}"),
-        format!("cluster_node_frames{{network_io_direction=\"transmit\"}} {CALLS}"),
-        "cluster_node_queued_requests 0".to_owned(),
-    ] {
-        assert!(has_line(&text, &line), "no {line:?} in:\n{text}");
-    }
+    assert_node_lines(
+        &prometheus,
+        &server,
+        [
+            format!("cluster_node_network_io{{network_io_direction=\"receive\"}} {requests}"),
+            format!("cluster_node_network_io{{network_io_direction=\"transmit\"}} {responses}"),
+            format!("cluster_node_frames{{network_io_direction=\"receive\"}} {CALLS}"),
+            format!("cluster_node_frames{{network_io_direction=\"transmit\"}} {CALLS}"),
+            "cluster_node_queued_requests 0".to_owned(),
+        ],
+    );
 }
 
 #[tokio::test]
@@ -322,17 +332,35 @@ async fn node_stats_count_requests_refused_by_max_concurrent_requests() {
     assert_eq!(server.stats().queued_requests, 18);
     assert_eq!(server.stats().limit_hits.max_handlers, 0);
 
-    cluster::layer::record_node_stats(&server);
-    let text = prometheus.render();
-    for line in [
-        "cluster_node_limit_hits{limit=\"max_concurrent_requests\"} 6",
-        "cluster_node_limit_hits{limit=\"max_handlers\"} 0",
-        "cluster_node_queued_requests 18",
-    ] {
-        assert!(has_line(&text, line), "no {line:?} in:\n{text}");
-    }
+    assert_node_lines(
+        &prometheus,
+        &server,
+        [
+            "cluster_node_limit_hits{limit=\"max_concurrent_requests\"} 6",
+            "cluster_node_limit_hits{limit=\"max_handlers\"} 0",
+            "cluster_node_queued_requests 18",
+        ],
+    );
     first.abort();
     for call in calls {
         call.abort();
     }
+}
+
+#[tokio::test]
+async fn node_stats_count_frames_refused_by_a_full_write_queue() {
+    let (_server, addr) = serve(|req: cluster::Request| async move { Some(req.body) });
+    let mut limits = cluster::Limits::default();
+    limits.write_queue = 1;
+    let client = Node::builder().limits(limits).build();
+    let peer = client.connect(&addr).await;
+    // On this current_thread runtime the writer cannot run between the two
+    // sends: the first still fills the queue when the second comes.
+    peer.send(1, "queued").await.expect("first send");
+    let refused = peer.send(1, "refused").await;
+    assert!(
+        matches!(refused, Err(Error::Overloaded { limit: 1 })),
+        "{refused:?}"
+    );
+    assert_eq!(client.stats().limit_hits.write_queue, 1);
 }
