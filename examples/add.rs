@@ -3,6 +3,9 @@
 //!
 //! Run with `cargo run --example add`.
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use std::time::Duration;
 
 use cluster::Error;
@@ -30,6 +33,7 @@ impl Calc for Calculator {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    logging::init();
     let server = cluster::Node::builder()
         .handler(CalcServer::new(Calculator))
         .build();

@@ -3,6 +3,9 @@
 //!
 //! Run with `cargo run --example broadcast`.
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use cluster::Node;
 use tokio::task::JoinSet;
 
@@ -23,6 +26,7 @@ impl Announce for Listener {
 
 #[tokio::main]
 async fn main() -> Result<(), cluster::Error> {
+    logging::init();
     let mut addrs = Vec::new();
     let mut nodes = Vec::new();
     for i in 1..=5 {

@@ -3,6 +3,9 @@
 //!
 //! Run with `cargo run --example close`.
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use tokio::sync::mpsc;
 
 #[cluster::service]
@@ -20,6 +23,7 @@ impl Echo for Parrot {
 
 #[tokio::main]
 async fn main() -> Result<(), cluster::Error> {
+    logging::init();
     let (closed_tx, mut closed) = mpsc::unbounded_channel();
     let server = cluster::Node::builder()
         .handler(EchoServer::new(Parrot))

@@ -4,6 +4,9 @@
 //!
 //! Run with `cargo run --example cluster`.
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -83,6 +86,7 @@ impl Worker for Named {
 
 #[tokio::main]
 async fn main() -> Result<(), cluster::Error> {
+    logging::init();
     let registry_node = Node::builder().build();
     let registry = Node::builder()
         .handler(RegistryServer::new(Members {

@@ -12,6 +12,9 @@
 //! instance a Lua silly node that `examples/silly_register.lua` registered
 //! in the same etcd (cluster `demo`), serving silly's interop schema.
 
+#[path = "support/logging.rs"]
+mod logging;
+
 #[path = "silly_interop/service.rs"]
 mod service;
 
@@ -35,6 +38,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    logging::init();
     let Some(args) = parse(std::env::args().skip(1)) else {
         eprintln!("usage: discovery [--etcd URL] [--call NAME]");
         return ExitCode::from(2);

@@ -3,6 +3,9 @@
 //!
 //! Run with `cargo run --example multi_listen`.
 
+#[path = "support/logging.rs"]
+mod logging;
+
 #[cluster::service]
 pub trait Hello {
     async fn hello(&self, name: String) -> String;
@@ -18,6 +21,7 @@ impl Hello for Greeter {
 
 #[tokio::main]
 async fn main() -> Result<(), cluster::Error> {
+    logging::init();
     let server = cluster::Node::builder()
         .handler(HelloServer::new(Greeter))
         .on_accept(|_, remote| println!("server: accepted {remote}"))

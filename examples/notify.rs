@@ -2,6 +2,9 @@
 //!
 //! Run with `cargo run --example notify`.
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use std::sync::Mutex;
 
 #[cluster::service]
@@ -31,6 +34,7 @@ impl Inbox for Mailbox {
 
 #[tokio::main]
 async fn main() -> Result<(), cluster::Error> {
+    logging::init();
     let server = cluster::Node::builder()
         .handler(InboxServer::new(Mailbox::default()))
         .build();

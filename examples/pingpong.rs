@@ -2,6 +2,9 @@
 //!
 //! Run with `cargo run --example pingpong`.
 
+#[path = "support/logging.rs"]
+mod logging;
+
 /// The service both sides agree on.
 #[cluster::service]
 pub trait PingPong {
@@ -19,6 +22,7 @@ impl PingPong for Server {
 
 #[tokio::main]
 async fn main() -> Result<(), cluster::Error> {
+    logging::init();
     let server = cluster::Node::builder()
         .handler(PingPongServer::new(Server))
         .build();

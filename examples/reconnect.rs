@@ -5,6 +5,9 @@
 //!
 //! Run with `cargo run --example reconnect`.
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use tokio::sync::mpsc;
 
 #[cluster::service]
@@ -23,6 +26,7 @@ impl Counter for Count {
 
 #[tokio::main]
 async fn main() -> Result<(), cluster::Error> {
+    logging::init();
     // A port with nobody on it yet.
     let addr = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?

@@ -3,6 +3,9 @@
 //!
 //! Run with `cargo run --example round_robin`.
 
+#[path = "support/logging.rs"]
+mod logging;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -38,6 +41,7 @@ impl Balancer {
 
 #[tokio::main]
 async fn main() -> Result<(), cluster::Error> {
+    logging::init();
     let balancer_node = Node::builder().build();
     let mut workers = Vec::new();
     let mut nodes = Vec::new();

@@ -128,6 +128,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod dispatch;
+pub mod layer;
 #[cfg(feature = "membership")]
 pub mod membership;
 mod router;
@@ -162,6 +163,7 @@ pub mod __private {
     pub use cluster_core;
 
     pub use crate::dispatch::{decode_request, encode_response, handle, refuse};
+    pub use crate::service::method_name;
     pub use crate::stub::{Body, call, send};
 }
 

@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use bytes::Bytes;
-use cluster_core::{Handler, Request};
+use cluster_core::{Handler, Request, RpcName};
 
 use crate::service::{CommandTable, Service};
 
@@ -72,6 +72,10 @@ impl<A: Service, B: Service> Service for Router<A, B> {
             }
         })
     }
+
+    fn method_name(cmd: u32) -> Option<RpcName> {
+        A::method_name(cmd).or_else(|| B::method_name(cmd))
+    }
 }
 
 impl<A: Service, B: Service> Handler for Router<A, B> {
@@ -81,6 +85,10 @@ impl<A: Service, B: Service> Handler for Router<A, B> {
 
     fn is_oneway(&self, cmd: u32) -> bool {
         Self::COMMANDS.is_oneway(cmd)
+    }
+
+    fn method_name(&self, cmd: u32) -> Option<RpcName> {
+        <Self as Service>::method_name(cmd)
     }
 }
 

@@ -19,7 +19,7 @@
 use std::future::Future;
 
 use bytes::Bytes;
-use cluster_core::Request;
+use cluster_core::{Request, RpcName};
 
 /// One command of a service, as listed in its generated command table
 /// (`CalcClient::COMMANDS` for a trait `Calc`).
@@ -111,6 +111,23 @@ pub trait Service: Send + Sync + 'static {
         &self,
         req: Request,
     ) -> Result<impl Future<Output = Option<Bytes>> + Send + 'static, Request>;
+
+    /// The service and method names of `cmd`, if it is one of this
+    /// service's: what spans and metrics call it.
+    fn method_name(cmd: u32) -> Option<RpcName> {
+        let _ = cmd;
+        None
+    }
+}
+
+/// The names of `cmd` among `commands` of service `service`: generated
+/// services' [`Service::method_name`].
+#[doc(hidden)]
+pub fn method_name(service: &'static str, commands: &[Command], cmd: u32) -> Option<RpcName> {
+    commands.iter().find(|c| c.id == cmd).map(|c| RpcName {
+        service,
+        method: c.name,
+    })
 }
 
 /// The default command id of `method` in service trait `service` (rule 3

@@ -1,10 +1,15 @@
 //! Client-side glue for generated code: encode, call or send, decode.
 
-use std::time::Duration;
+use std::any::Any;
+use std::fmt::Display;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use cluster_codec::{Codec, Decode, Encode};
 use cluster_core::Error;
+use cluster_core::observe::{self, RpcName};
+use tracing::Instrument;
 
 use crate::dispatch::boxed;
 use crate::target::CallTarget;
@@ -28,18 +33,53 @@ impl Body {
     }
 }
 
-/// Calls `cmd` with `body` through `target` and decodes the response.
+/// Calls `name` (command `cmd`) with `body` through `target` and decodes
+/// the response, in a `call` span when a subscriber wants one.
 pub async fn call<C: Codec, Resp: Decode<C>, T: CallTarget>(
     target: &T,
+    name: RpcName,
     cmd: u32,
     body: Body,
     timeout: Option<Duration>,
 ) -> Result<Resp, T::Error> {
-    let reply = target.call(cmd, body.0.freeze(), timeout).await?;
-    Resp::decode(&reply).map_err(|e| Error::Decode(boxed(e)).into())
+    let call = async {
+        let reply = target.call(cmd, body.0.freeze(), timeout).await?;
+        Resp::decode(&reply).map_err(|e| Error::Decode(boxed(e)).into())
+    };
+    traced(name, cmd, call).await
 }
 
-/// Sends `cmd` with `body` through `target`, one-way.
-pub async fn send<T: CallTarget>(target: &T, cmd: u32, body: Body) -> Result<(), T::Error> {
-    target.send(cmd, body.0.freeze()).await
+/// Sends `name` (command `cmd`) with `body` through `target`, one-way.
+pub async fn send<T: CallTarget>(
+    target: &T,
+    name: RpcName,
+    cmd: u32,
+    body: Body,
+) -> Result<(), T::Error> {
+    traced(name, cmd, target.send(cmd, body.0.freeze())).await
+}
+
+/// Runs `call` in its span, if a subscriber wants one, and records how it
+/// ended.
+async fn traced<R, E: Display + 'static>(
+    name: RpcName,
+    cmd: u32,
+    call: impl Future<Output = Result<R, E>>,
+) -> Result<R, E> {
+    let Some(span) = observe::call_span(Some(name), cmd) else {
+        return call.await;
+    };
+    let started = Instant::now();
+    let result = call.instrument(span.clone()).await;
+    let failure = result.as_ref().err().map(|e| (kind(e), e as &dyn Display));
+    observe::call_done(&span, started, failure);
+    result
+}
+
+/// The kind of a call's error: [`observe::outcome`] for the core's
+/// [`Error`], `error` for a target's own.
+pub(crate) fn kind<E: 'static>(error: &E) -> &'static str {
+    (error as &dyn Any)
+        .downcast_ref::<Error>()
+        .map_or("error", observe::outcome)
 }

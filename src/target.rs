@@ -16,7 +16,7 @@ use cluster_core::{Error, Peer};
 pub trait CallTarget: Clone + Send + Sync + 'static {
     /// What a call fails with: [`Error`] for a peer; a target that can
     /// also fail to find its node has its own, built from [`Error`].
-    type Error: From<Error> + Send + 'static;
+    type Error: From<Error> + std::fmt::Display + Send + 'static;
 
     /// Calls `cmd` with `body` and waits for the response, up to `timeout`
     /// or the node's default.

@@ -1,7 +1,7 @@
 //! Every example runs by itself and exits 0. `cargo test` builds the
 //! examples before running tests; this runs the binaries it built.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -93,45 +93,53 @@ impl Server {
     /// Starts `silly_interop server 127.0.0.1:0 --wire WIRE`; returns it
     /// with the address it announces once bound.
     fn start(wire: &str) -> (Server, String) {
+        let mut cmd = Command::new(binary("silly_interop"));
+        cmd.args(["server", "127.0.0.1:0", "--wire", wire]);
+        Server::spawn(cmd, "listening on ")
+    }
+
+    /// Starts `cmd`; returns it with the rest of the first line of its
+    /// stdout that starts with `prefix` (an address it bound).
+    fn spawn(mut cmd: Command, prefix: &str) -> (Server, String) {
         let mut server = Server(
-            Command::new(binary("silly_interop"))
-                .args(["server", "127.0.0.1:0", "--wire", wire])
-                .stdout(Stdio::piped())
+            cmd.stdout(Stdio::piped())
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("spawn server"),
         );
         let stdout = server.0.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
+        let wanted = prefix.to_owned();
         std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+            let found = BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .find_map(|line| line.strip_prefix(&wanted).map(str::to_owned));
+            let _ = tx.send(found);
         });
-        let line = rx
-            .recv_timeout(LIMIT)
-            .expect("server announces its address");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .expect("address line")
-            .to_owned();
+        let found = rx.recv_timeout(LIMIT).ok().flatten();
+        let addr = found.unwrap_or_else(|| panic!("server announces {prefix:?}"));
         (server, addr)
     }
 
-    /// Sends SIGTERM and waits for the exit status.
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = libc::pid_t::try_from(self.0.id()).expect("pid");
-        // SAFETY: kill(2) only sends a signal, to a child this test owns.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0, "kill");
+    /// Waits for the server to exit by itself.
+    fn wait(mut self) -> std::process::ExitStatus {
         let started = Instant::now();
         loop {
             if let Some(status) = self.0.try_wait().expect("wait") {
                 return status;
             }
-            assert!(started.elapsed() < LIMIT, "server ignored SIGTERM");
+            assert!(started.elapsed() < LIMIT, "server did not exit");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    fn terminate(self) -> std::process::ExitStatus {
+        let pid = libc::pid_t::try_from(self.0.id()).expect("pid");
+        // SAFETY: kill(2) only sends a signal, to a child this test owns.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0, "kill");
+        self.wait()
     }
 }
 
@@ -200,4 +208,79 @@ fn silly_interop_client_that_cannot_connect_says_so_once_and_fails() {
         "{stderr}"
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+/// The value of the Prometheus series `series` (name and labels, exactly
+/// as rendered) in `text`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+#[test]
+fn metrics_example_serves_prometheus_text_counting_every_call() {
+    let mut cmd = Command::new(binary("metrics"));
+    cmd.args(["--serve", "--scrapes", "1"]);
+    let (server, url) = Server::spawn(cmd, "metrics on http://");
+    let addr = url.strip_suffix("/metrics").expect("a /metrics url");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(LIMIT)).expect("read timeout");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
+        .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+
+    let labels = |method: &str| {
+        format!("{{rpc_system=\"silly\",rpc_service=\"Calc\",rpc_method=\"{method}\"}}")
+    };
+    for side in ["server", "client"] {
+        let requests = |method| sample(body, &format!("rpc_{side}_requests{}", labels(method)));
+        assert_eq!(requests("add"), Some(20.0), "{side}:\n{body}");
+        assert_eq!(requests("log"), Some(5.0), "{side}:\n{body}");
+        let active = sample(
+            body,
+            &format!("rpc_{side}_active_requests{}", labels("add")),
+        );
+        assert_eq!(active, Some(0.0), "{side}:\n{body}");
+        let count = sample(body, &format!("rpc_{side}_duration_count{}", labels("add")));
+        assert_eq!(count, Some(20.0), "{side}:\n{body}");
+    }
+    // Nothing failed, so no error series at all.
+    assert!(!body.contains("rpc_server_errors"), "{body}");
+    assert_eq!(
+        sample(body, "cluster_node_connections"),
+        Some(1.0),
+        "{body}"
+    );
+    assert_eq!(
+        sample(body, "cluster_node_pending_calls"),
+        Some(0.0),
+        "{body}"
+    );
+    // Their exact values are checked in tests/layers.rs: here the last
+    // frames may be counted just after the scrape began.
+    for direction in ["receive", "transmit"] {
+        let labels = format!("{{network_io_direction=\"{direction}\"}}");
+        for series in ["cluster_node_network_io", "cluster_node_frames"] {
+            let value = sample(body, &format!("{series}{labels}"));
+            assert!(value.is_some_and(|v| v > 0.0), "{series}{labels}:\n{body}");
+        }
+    }
+    assert_eq!(
+        sample(
+            body,
+            "cluster_node_limit_hits{limit=\"max_concurrent_requests\"}"
+        ),
+        Some(0.0),
+        "{body}"
+    );
+    let status = server.wait();
+    assert!(
+        status.success(),
+        "the example exits after its scrape: {status}"
+    );
 }

@@ -20,6 +20,13 @@ pub(crate) struct Budget {
     memory_budget: usize,
     connections: AtomicUsize,
     refused: AtomicU64,
+    /// Events counted for [`crate::NodeStats`] only: cold paths.
+    dropped_responses: AtomicU64,
+    reconnects: AtomicU64,
+    unsent_responses: AtomicU64,
+    /// Times each [`Limit`] held the node back, by `Limit as usize`.
+    limit_hits: [AtomicU64; Limit::COUNT],
+    traffic: Traffic,
     max_handlers: usize,
     /// Handlers running, and requests queued for a handler.
     running: AtomicUsize,
@@ -34,15 +41,65 @@ pub(crate) struct Budget {
     handler_freed: Notify,
 }
 
+/// A limit of the node's that held it back: what [`crate::LimitHits`]
+/// counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Limit {
+    /// A request refused because its connection's handler slots were taken.
+    MaxConcurrentRequests,
+    /// A request refused because the node's handler slots were taken.
+    MaxHandlers,
+    /// Reading paused because the node was over its memory budget.
+    MemoryBudget,
+    /// A frame refused because its connection's write queue was full.
+    WriteQueue,
+}
+
+impl Limit {
+    const COUNT: usize = 4;
+}
+
+/// Bytes and frames through the node's sockets, on a cache line of their
+/// own: every connection's reader and writer add to them, and should not
+/// contend with the counters the call path reads.
+#[derive(Default)]
+#[repr(align(64))]
+struct Traffic {
+    bytes_in: AtomicU64,
+    frames_in: AtomicU64,
+    bytes_out: AtomicU64,
+    frames_out: AtomicU64,
+}
+
 /// A snapshot of what [`Budget`] counts.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Counts {
     pub(crate) connections: usize,
     pub(crate) refused: u64,
+    pub(crate) dropped_responses: u64,
+    pub(crate) reconnects: u64,
+    pub(crate) unsent_responses: u64,
+    pub(crate) limit_hits: [u64; Limit::COUNT],
+    pub(crate) bytes_in: u64,
+    pub(crate) frames_in: u64,
+    pub(crate) bytes_out: u64,
+    pub(crate) frames_out: u64,
     pub(crate) running: usize,
     pub(crate) queued: usize,
     pub(crate) memory: usize,
     pub(crate) tasks: usize,
+}
+
+impl Counts {
+    pub(crate) fn limit_hits(&self) -> crate::LimitHits {
+        let hits = |limit: Limit| self.limit_hits[limit as usize];
+        crate::LimitHits {
+            max_concurrent_requests: hits(Limit::MaxConcurrentRequests),
+            max_handlers: hits(Limit::MaxHandlers),
+            memory_budget: hits(Limit::MemoryBudget),
+            write_queue: hits(Limit::WriteQueue),
+        }
+    }
 }
 
 impl Budget {
@@ -52,6 +109,11 @@ impl Budget {
             memory_budget: limits.memory_budget,
             connections: AtomicUsize::new(0),
             refused: AtomicU64::new(0),
+            dropped_responses: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
+            unsent_responses: AtomicU64::new(0),
+            limit_hits: Default::default(),
+            traffic: Traffic::default(),
             max_handlers: limits.max_handlers,
             running: AtomicUsize::new(0),
             queued: AtomicUsize::new(0),
@@ -61,6 +123,48 @@ impl Budget {
             idle: Notify::new(),
             handler_freed: Notify::new(),
         }
+    }
+
+    /// A response came for no pending call (late, or bogus) and was dropped.
+    pub(crate) fn dropped_response(&self) {
+        self.dropped_responses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An outbound peer connected again after a connection of its ended.
+    pub(crate) fn reconnected(&self) {
+        self.reconnects.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A response or status reply of this node's could not be queued for
+    /// writing (connection closed, write queue full) and was dropped.
+    pub(crate) fn unsent_response(&self) {
+        self.unsent_responses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `limit` held the node back once: a request refused or a read paused.
+    pub(crate) fn limit_hit(&self, limit: Limit) {
+        self.limit_hits[limit as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A read brought `bytes`. Once per read, not per frame.
+    pub(crate) fn read(&self, bytes: usize) {
+        self.traffic
+            .bytes_in
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// The frames decoded from one read's bytes.
+    pub(crate) fn decoded(&self, frames: u64) {
+        self.traffic.frames_in.fetch_add(frames, Ordering::Relaxed);
+    }
+
+    /// One write sent `bytes` holding `frames` frames.
+    pub(crate) fn wrote(&self, bytes: usize, frames: usize) {
+        let traffic = &self.traffic;
+        traffic.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
+        traffic
+            .frames_out
+            .fetch_add(frames as u64, Ordering::Relaxed);
     }
 
     /// Takes a connection slot, or `None` when the node has
@@ -185,6 +289,17 @@ impl Budget {
         Counts {
             connections: self.connections.load(Ordering::Acquire),
             refused: self.refused.load(Ordering::Relaxed),
+            dropped_responses: self.dropped_responses.load(Ordering::Relaxed),
+            reconnects: self.reconnects.load(Ordering::Relaxed),
+            unsent_responses: self.unsent_responses.load(Ordering::Relaxed),
+            limit_hits: self
+                .limit_hits
+                .each_ref()
+                .map(|hits| hits.load(Ordering::Relaxed)),
+            bytes_in: self.traffic.bytes_in.load(Ordering::Relaxed),
+            frames_in: self.traffic.frames_in.load(Ordering::Relaxed),
+            bytes_out: self.traffic.bytes_out.load(Ordering::Relaxed),
+            frames_out: self.traffic.frames_out.load(Ordering::Relaxed),
             running: self.running.load(Ordering::Acquire),
             queued: self.queued.load(Ordering::Acquire),
             memory: self.memory.load(Ordering::Relaxed),

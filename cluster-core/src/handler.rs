@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use crate::connection::{Run, Waiting};
 use crate::error::Status;
+use crate::observe::RpcName;
 use crate::peer::{Peer, Serve};
 use crate::trace::Current;
 
@@ -33,6 +34,7 @@ impl Request {
     /// other, as to a silly node, nothing is sent. The handler then returns
     /// `None`.
     pub fn refuse(&self, status: Status, message: &str) {
+        tracing::debug!(?status, message, "refused");
         self.peer.refuse(self.session, status, message);
     }
 }
@@ -72,6 +74,14 @@ pub trait Handler: Send + Sync + 'static {
         let _ = cmd;
         false
     }
+
+    /// The service and method names of `cmd`, for spans and metrics
+    /// (`Calc/add`); `None` (the default) names a command by its id.
+    /// Generated services know.
+    fn method_name(&self, cmd: u32) -> Option<RpcName> {
+        let _ = cmd;
+        None
+    }
 }
 
 impl<F, Fut> Handler for F
@@ -88,6 +98,9 @@ where
 impl<H: Handler> Serve for H {
     fn serve(&self, peer: Peer, run: &mut Run<'_>) -> Option<Waiting> {
         let head = run.head;
+        if let Some(span) = run.span() {
+            span.name(self.method_name(head.cmd), head.cmd, &peer.addr());
+        }
         let current = Current::new(head.trace_id, Some(peer.caller()), run.deadline);
         let req = Request {
             cmd: head.cmd,

@@ -37,6 +37,7 @@ mod error;
 mod handler;
 mod listener;
 mod node;
+pub mod observe;
 mod peer;
 mod reconnect;
 mod session;
@@ -52,7 +53,8 @@ pub use crate::config::{DEFAULT_TIMEOUT, Limits};
 pub use crate::error::{BoxError, Error, ProtocolError, Result, Status};
 pub use crate::handler::{Handler, Request};
 pub use crate::listener::Listener;
-pub use crate::node::{Node, NodeStats, ShutdownReport};
+pub use crate::node::{LimitHits, Node, NodeStats, ShutdownReport};
+pub use crate::observe::RpcName;
 pub use crate::peer::Peer;
 pub use crate::trace::deadline;
 #[cfg(feature = "tls")]

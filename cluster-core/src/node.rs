@@ -103,6 +103,60 @@ pub struct NodeStats {
     /// Connections accepted beyond [`crate::Limits::max_connections`] and
     /// closed at once, since the node started.
     pub refused_connections: u64,
+    /// Responses that came for no pending call (late after a timeout, or
+    /// bogus) and were dropped, since the node started.
+    pub dropped_responses: u64,
+    /// Connections outbound peers made again after losing one, since the
+    /// node started.
+    pub reconnects: u64,
+    /// Responses and status replies this node's handlers made that could
+    /// not be queued for writing (their connection had closed, or its
+    /// write queue was full) and were dropped, since the node started.
+    pub unsent_responses: u64,
+    /// Times each of the node's limits held it back, since it started.
+    pub limit_hits: LimitHits,
+    /// Bytes read from all connections, frames included or not yet whole,
+    /// since the node started.
+    pub bytes_in: u64,
+    /// Frames read whole, requests and responses, since the node started.
+    pub frames_in: u64,
+    /// Bytes written to all connections, since the node started.
+    pub bytes_out: u64,
+    /// Frames written, requests and responses, since the node started.
+    pub frames_out: u64,
+}
+
+/// How often each of a node's [`crate::Limits`] held it back, in
+/// [`NodeStats::limit_hits`]. [`NodeStats::refused_connections`] counts
+/// [`crate::Limits::max_connections`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct LimitHits {
+    /// Requests refused with [`crate::Status::Overloaded`] because their
+    /// connection ran [`crate::Limits::max_concurrent_requests`] handlers
+    /// and had as many queued as it may (only with the extension: without
+    /// it the connection pauses reading instead).
+    pub max_concurrent_requests: u64,
+    /// The same, because the node ran [`crate::Limits::max_handlers`].
+    pub max_handlers: u64,
+    /// Times a connection paused reading because the node was over
+    /// [`crate::Limits::memory_budget`].
+    pub memory_budget: u64,
+    /// Frames (calls, sends, responses) refused because their
+    /// connection's [`crate::Limits::write_queue`] was full.
+    pub write_queue: u64,
+}
+
+impl LimitHits {
+    /// Each limit's name, as in [`crate::Limits`], and its count.
+    pub fn by_name(&self) -> [(&'static str, u64); 4] {
+        [
+            ("max_concurrent_requests", self.max_concurrent_requests),
+            ("max_handlers", self.max_handlers),
+            ("memory_budget", self.memory_budget),
+            ("write_queue", self.write_queue),
+        ]
+    }
 }
 
 /// What [`Node::shutdown`] did.
@@ -400,6 +454,14 @@ impl NodeInner {
             memory: counts.memory,
             tasks: counts.tasks,
             refused_connections: counts.refused,
+            dropped_responses: counts.dropped_responses,
+            reconnects: counts.reconnects,
+            unsent_responses: counts.unsent_responses,
+            limit_hits: counts.limit_hits(),
+            bytes_in: counts.bytes_in,
+            frames_in: counts.frames_in,
+            bytes_out: counts.bytes_out,
+            frames_out: counts.frames_out,
         }
     }
 }

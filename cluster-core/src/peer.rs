@@ -22,6 +22,7 @@ use tokio::time::Instant;
 
 use crate::connection::{Connection, End, Owner, RequestHead, Run, Waiting};
 use crate::error::{Error, Result, Status};
+use crate::observe::ClientSpan;
 use crate::reconnect::Dialer;
 use crate::session::Reply;
 use crate::shared::Shared;
@@ -101,6 +102,8 @@ enum Origin {
 struct State {
     conn: Option<Arc<Connection>>,
     closed: bool,
+    /// Whether a connection was ever made: the next one is a reconnect.
+    connected: bool,
 }
 
 impl Peer {
@@ -184,6 +187,7 @@ impl Peer {
                 body: body.into(),
                 timeout,
             },
+            span: None,
         }
     }
 
@@ -195,9 +199,13 @@ impl Peer {
         cmd: u32,
         body: &[u8],
         deadline: Instant,
+        span: Option<&ClientSpan>,
     ) -> Result<Reply<Arc<Connection>>> {
         let trace_id = trace::outgoing(self.inner.shared.config.node_id);
         let session = conn.sessions.register(deadline)?;
+        if let Some(span) = span {
+            span.sent(session, trace_id);
+        }
         // Forgets the call if it ends early: a failed write here, a drop later.
         let reply = Reply::new(conn, session);
         let head = RequestHead {
@@ -214,20 +222,51 @@ impl Peer {
     /// response, if the remote handler sends one, is dropped.
     pub async fn send(&self, cmd: u32, body: impl Into<Bytes>) -> Result<()> {
         let body = body.into();
-        let conn = match self.current()? {
-            Some(conn) => conn,
+        let span = ClientSpan::new(cmd, || self.addr());
+        // The connected case is written out rather than awaited as a nested
+        // future: sends are small and many, and each nesting copies the
+        // future's state once more.
+        let sent = match self.current() {
+            Ok(Some(conn)) => self.send_on(&conn, cmd, &body, span.as_deref()),
             // Boxed: reconnecting is rare and its future large.
-            None => {
-                let deadline = deadline_after(self.inner.shared.config.timeout);
-                Box::pin(self.reconnect_by(deadline)).await?
-            }
+            Ok(None) => Box::pin(self.send_reconnecting(cmd, &body, span.as_deref())).await,
+            Err(error) => Err(error),
         };
+        if let Some(span) = span {
+            span.finish(&sent);
+        }
+        sent
+    }
+
+    /// [`Peer::send`] on a peer that must connect first.
+    async fn send_reconnecting(
+        &self,
+        cmd: u32,
+        body: &Bytes,
+        span: Option<&ClientSpan>,
+    ) -> Result<()> {
+        let deadline = deadline_after(self.inner.shared.config.timeout);
+        let conn = self.reconnect_by(deadline).await?;
+        self.send_on(&conn, cmd, body, span)
+    }
+
+    /// Queues a one-way request on `conn`, recording what went out in `span`.
+    fn send_on(
+        &self,
+        conn: &Connection,
+        cmd: u32,
+        body: &Bytes,
+        span: Option<&ClientSpan>,
+    ) -> Result<()> {
         let head = RequestHead {
             cmd,
             session: conn.sessions.next_unregistered(),
             trace_id: trace::outgoing(self.inner.shared.config.node_id),
         };
-        conn.write_request(head, None, &body)
+        if let Some(span) = span {
+            span.sent(head.session, head.trace_id);
+        }
+        conn.write_request(head, None, body)
     }
 
     /// Closes the peer: its connection is shut down (queued frames are still
@@ -371,7 +410,14 @@ impl Peer {
                 tracing::debug!(conn = conn.id, %error, "hello not sent");
             }
         }
-        self.state().conn = Some(conn.clone());
+        {
+            let mut state = self.state();
+            if state.connected {
+                self.inner.shared.budget.reconnected();
+            }
+            state.connected = true;
+            state.conn = Some(conn.clone());
+        }
         self.inner.node.connected(&conn);
         conn
     }
@@ -478,6 +524,8 @@ fn deadline_after(timeout: Duration) -> Instant {
 /// life: every call in flight would hold 176 bytes instead of 64.
 struct Call<'a> {
     state: CallState<'a>,
+    /// Made at the first poll, if a subscriber wants it.
+    span: Option<Box<ClientSpan>>,
 }
 
 enum CallState<'a> {
@@ -505,6 +553,16 @@ impl Future for Call<'_> {
     type Output = Result<Bytes>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Bytes>> {
+        let polled = self.step(cx);
+        if let (Poll::Ready(result), Some(span)) = (&polled, &self.span) {
+            span.finish(result);
+        }
+        polled
+    }
+}
+
+impl Call<'_> {
+    fn step(&mut self, cx: &mut Context<'_>) -> Poll<Result<Bytes>> {
         loop {
             match std::mem::replace(&mut self.state, CallState::Done) {
                 CallState::Start {
@@ -516,10 +574,12 @@ impl Future for Call<'_> {
                     // A call made for a caller gives up when its caller does.
                     let own = deadline_after(timeout);
                     let deadline = trace::deadline().map_or(own, |inherited| own.min(inherited));
+                    self.span = ClientSpan::new(cmd, || peer.addr());
+                    let span = self.span.as_deref();
                     self.state = match peer.current() {
                         Err(e) => return Poll::Ready(Err(e)),
                         Ok(Some(conn)) => {
-                            CallState::Waiting(peer.start_call(conn, cmd, &body, deadline)?)
+                            CallState::Waiting(peer.start_call(conn, cmd, &body, deadline, span)?)
                         }
                         Ok(None) => CallState::Connecting(Box::new(Connecting {
                             peer,
@@ -536,7 +596,8 @@ impl Future for Call<'_> {
                         return Poll::Pending;
                     }
                     Poll::Ready(conn) => {
-                        let reply = c.peer.start_call(conn?, c.cmd, &c.body, c.deadline)?;
+                        let span = self.span.as_deref();
+                        let reply = c.peer.start_call(conn?, c.cmd, &c.body, c.deadline, span)?;
                         self.state = CallState::Waiting(reply);
                     }
                 },

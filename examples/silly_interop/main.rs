@@ -13,6 +13,8 @@
 //! every check passed; if it cannot connect it says so and exits 1.
 
 mod check;
+#[path = "../support/logging.rs"]
+mod logging;
 mod service;
 
 use std::process::ExitCode;
@@ -20,7 +22,6 @@ use std::process::ExitCode;
 use cluster::{Error, Node, WireFormat};
 use service::*;
 use tokio::signal::unix::{SignalKind, signal};
-use tracing_subscriber::EnvFilter;
 
 const USAGE: &str = "usage: silly_interop server ADDR [--wire v1|v2] | client ADDR [--wire v1|v2]";
 
@@ -59,11 +60,8 @@ fn parse_wire(text: &str) -> Option<WireFormat> {
 }
 
 async fn serve(addr: &str, wire: WireFormat) -> Result<(), Error> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    // The server only: the client's report is its output, one line a check.
+    logging::init();
     let node = Node::builder()
         .wire(wire)
         .handler(InteropServer::new(Server::default()))

@@ -45,7 +45,9 @@ use tokio::task::{AbortHandle, Id};
 use tokio::time::Instant;
 
 use super::Connection;
+use crate::budget::Limit;
 use crate::error::Status;
+use crate::observe::ServerSpan;
 use crate::sync::lock;
 use crate::trace::{self, Current};
 
@@ -109,8 +111,10 @@ impl Admission {
         } else if self.is_full() && self.conn.ext.receives() {
             // A caller that can be told is told at once, rather than held
             // up by a pause in reading.
+            let (limit, name) = self.exhausted();
+            self.conn.shared.budget.limit_hit(limit);
             self.conn
-                .write_status(head.session, Status::Overloaded, self.exhausted());
+                .write_status(head.session, Status::Overloaded, name);
         } else {
             self.conn.shared.budget.queued();
             self.conn.shared.budget.add_memory(body.len());
@@ -129,12 +133,12 @@ impl Admission {
             && self.conn.shared.budget.may_run()
     }
 
-    /// The name of the limit that holds requests back.
-    fn exhausted(&self) -> &'static str {
+    /// The limit that holds requests back, and its name.
+    fn exhausted(&self) -> (Limit, &'static str) {
         if self.conn.handlers.running.load(Ordering::Acquire) >= self.limit {
-            "max_concurrent_requests"
+            (Limit::MaxConcurrentRequests, "max_concurrent_requests")
         } else {
-            "max_handlers"
+            (Limit::MaxHandlers, "max_handlers")
         }
     }
 
@@ -197,8 +201,8 @@ impl Drop for Admission {
 /// Calls the handler for a request that may take slots, and runs it as far
 /// as it goes at once; spawns what must wait.
 fn start(conn: &Arc<Connection>, head: RequestHead, deadline: Deadline, body: Bytes) {
-    let span = request_span(head);
-    let entered = span.as_ref().map(tracing::Span::enter);
+    let span = ServerSpan::new(head.cmd, head.session, head.trace_id);
+    let entered = span.as_ref().map(ServerSpan::enter);
     let mut run = Run {
         conn,
         head,
@@ -214,7 +218,7 @@ fn start(conn: &Arc<Connection>, head: RequestHead, deadline: Deadline, body: By
     match started {
         Ok(Some(waiting)) => conn.handlers.spawn(conn, head.session, waiting),
         Ok(None) => {}
-        Err(panic) => panicked(conn, head, &*panic),
+        Err(panic) => panicked(conn, head, span.as_ref(), &*panic),
     }
 }
 
@@ -236,10 +240,15 @@ pub(crate) struct Run<'a> {
     /// The request's body, until the handler's request takes it.
     pub(crate) body: Bytes,
     charge: usize,
-    span: Option<&'a tracing::Span>,
+    span: Option<&'a ServerSpan>,
 }
 
 impl Run<'_> {
+    /// The request's span, if a subscriber wants one.
+    pub(crate) fn span(&self) -> Option<&ServerSpan> {
+        self.span
+    }
+
     /// When the handler is to be cancelled: its caller's deadline, unless
     /// the node lets abandoned handlers run.
     pub(crate) fn cancel_at(&self) -> Deadline {
@@ -286,7 +295,7 @@ struct Held {
     head: RequestHead,
     charge: usize,
     /// `None` when no subscriber wants it: a disabled span still costs.
-    span: Option<Box<tracing::Span>>,
+    span: Option<Box<ServerSpan>>,
 }
 
 impl Held {
@@ -345,37 +354,59 @@ fn step<F>(
     fut: Pin<&mut F>,
     conn: &Connection,
     head: RequestHead,
-    span: Option<&tracing::Span>,
+    span: Option<&ServerSpan>,
     cx: &mut Context<'_>,
 ) -> Poll<()>
 where
     F: Future<Output = Option<Bytes>>,
 {
-    let _entered = span.map(tracing::Span::enter);
+    let _entered = span.map(ServerSpan::enter);
     match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
         Ok(Poll::Pending) => return Poll::Pending,
-        Ok(Poll::Ready(response)) => respond(conn, head, response),
-        Err(panic) => panicked(conn, head, &*panic),
+        Ok(Poll::Ready(response)) => respond(conn, head, span, response),
+        Err(panic) => panicked(conn, head, span, &*panic),
     }
     Poll::Ready(())
 }
 
 /// Queues the response of a finished handler.
 #[inline]
-fn respond(conn: &Connection, head: RequestHead, response: Option<Bytes>) {
-    if let Some(body) = response {
-        if let Err(error) = conn.write_response(head.session, &body) {
-            let RequestHead { cmd, session, .. } = head;
-            tracing::warn!(cmd, session, %error, "response dropped");
-        }
+fn respond(
+    conn: &Connection,
+    head: RequestHead,
+    span: Option<&ServerSpan>,
+    response: Option<Bytes>,
+) {
+    let outcome = match response {
+        Some(body) => match conn.write_response(head.session, &body) {
+            Ok(()) => "ok",
+            Err(error) => {
+                conn.shared.budget.unsent_response();
+                let RequestHead { cmd, session, .. } = head;
+                tracing::warn!(cmd, session, %error, "response dropped");
+                "dropped"
+            }
+        },
+        None => "no_response",
+    };
+    if let Some(span) = span {
+        span.finish(outcome);
     }
 }
 
 /// Logs a handler's panic, and tells its caller if the extension is on.
-fn panicked(conn: &Connection, head: RequestHead, panic: &(dyn Any + Send)) {
+fn panicked(
+    conn: &Connection,
+    head: RequestHead,
+    span: Option<&ServerSpan>,
+    panic: &(dyn Any + Send),
+) {
     let RequestHead { cmd, session, .. } = head;
     let message = panic_message(panic);
     tracing::error!(cmd, session, panic = message, "handler panicked");
+    if let Some(span) = span {
+        span.finish("panicked");
+    }
     conn.write_status(session, Status::Panicked, message);
 }
 
@@ -482,26 +513,6 @@ impl Drop for Spawned {
             lock(&self.conn.handlers.tasks).remove(&id);
         }
     }
-}
-
-/// The span a request is handled in, so that what its handler logs names
-/// it. Only made when a subscriber wants it: a disabled span still cost
-/// about 200 instructions per request (callgrind), most of it in tracing's
-/// fallback to the `log` crate, which cannot carry span fields anyway.
-fn request_span(head: RequestHead) -> Option<tracing::Span> {
-    let RequestHead {
-        cmd,
-        session,
-        trace_id,
-    } = head;
-    tracing::enabled!(tracing::Level::INFO).then(|| {
-        tracing::info_span!(
-            "request",
-            cmd,
-            session,
-            trace_id = %format_args!("{trace_id:016x}")
-        )
-    })
 }
 
 fn panic_message(panic: &(dyn Any + Send)) -> &str {

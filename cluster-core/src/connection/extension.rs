@@ -146,6 +146,7 @@ impl Connection {
             .writes
             .push(|buf| codec.encode_response(buf, session, &framed));
         if let Err(error) = written {
+            self.shared.budget.unsent_response();
             tracing::warn!(session, %status, %error, "status reply dropped");
         }
     }

@@ -24,6 +24,7 @@ use tokio::time::Instant;
 
 use super::dispatch::{Admission, RequestHead};
 use super::{Connection, End};
+use crate::budget::Limit;
 use crate::error::{Error, ProtocolError};
 use crate::transport::ReadHalf;
 use crate::wire::{Frame, ext};
@@ -101,9 +102,10 @@ async fn read_frames(
     // Whether the last read brought little: its frames are copied out.
     let mut sparse = false;
     loop {
-        let mut decoded = false;
+        // Counted once per read, not per frame: the one-way path is short.
+        let mut frames = 0;
         while let Some(frame) = codec.decode(&mut buf)? {
-            decoded = true;
+            frames += 1;
             match frame {
                 Frame::Response { session, body } => {
                     let settled = if conn.ext.receives() {
@@ -113,6 +115,7 @@ async fn read_frames(
                             || conn.sessions.complete(session, body)
                     };
                     if !settled {
+                        conn.shared.budget.dropped_response();
                         tracing::debug!(
                             conn = conn.id,
                             session,
@@ -147,10 +150,13 @@ async fn read_frames(
                 }
             }
         }
+        if frames > 0 {
+            budget.decoded(frames);
+        }
         admission.start_waiting();
         started = match started {
             _ if buf.is_empty() => None,
-            Some(t) if !decoded => Some(t),
+            Some(t) if frames == 0 => Some(t),
             _ => Some(Instant::now()),
         };
         let missing = codec.missing(&buf);
@@ -171,6 +177,7 @@ async fn read_frames(
         // What a frame's reservation holds is not held against reading it.
         let held = || admission.bytes() + conn.queued_bytes();
         if !budget.may_read(held()) {
+            budget.limit_hit(Limit::MemoryBudget);
             tracing::debug!(
                 conn = conn.id,
                 held = held(),
@@ -188,6 +195,7 @@ async fn read_frames(
         if missing > READ_CHUNK && reserved.bytes == 0 {
             let want = missing.min(config.limits.max_frame);
             if !budget.try_reserve(want) {
+                budget.limit_hit(Limit::MemoryBudget);
                 tracing::debug!(
                     conn = conn.id,
                     frame = want,
@@ -233,7 +241,10 @@ async fn read_frames(
                 );
                 return Err(Error::Closed);
             }
-            Ok(n) => sparse = n < TINY_READ,
+            Ok(n) => {
+                budget.read(n);
+                sparse = n < TINY_READ;
+            }
             Err(e) => return Err(e.into()),
         }
     }

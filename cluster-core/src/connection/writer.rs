@@ -23,7 +23,7 @@ use tokio::sync::Notify;
 use tokio::time::timeout;
 
 use super::{Connection, End};
-use crate::budget::Budget;
+use crate::budget::{Budget, Limit};
 use crate::error::Error;
 use crate::sync::lock;
 use crate::transport::WriteHalf;
@@ -84,6 +84,7 @@ impl WriteQueue {
         }
         let queued = queue.buf.len() + queue.writing;
         if queued > 0 && queued >= self.limit {
+            self.budget.limit_hit(Limit::WriteQueue);
             return Err(Error::Overloaded { limit: self.limit });
         }
         let was_empty = queue.buf.is_empty();
@@ -165,9 +166,11 @@ impl WriteQueue {
         }
     }
 
-    fn written(&self) {
+    /// The batch taken last, of `frames` frames, is written.
+    fn written(&self, frames: usize) {
         let written = std::mem::take(&mut self.lock().writing);
         self.budget.sub_memory(written);
+        self.budget.wrote(written, frames);
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue> {
@@ -199,7 +202,7 @@ pub(super) async fn run(conn: Arc<Connection>, mut wr: WriteHalf) {
             conn.shutdown(Error::from(e), End::Lost);
             return;
         }
-        conn.writes.written();
+        conn.writes.written(frames);
         per_write.add(frames);
         batch.clear();
         spare = batch;

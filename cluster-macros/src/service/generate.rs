@@ -160,6 +160,8 @@ impl<'a> Generator<'a> {
     fn client_method(&self, m: &CheckedMethod) -> TokenStream {
         let (attrs, ident, output, codec) = (&m.attrs, &m.ident, &m.output, &self.codec);
         let client = &self.client;
+        let method = ident.to_string();
+        let name = quote!(::cluster::RpcName { service: <#client>::SERVICE, method: #method });
         let constant = command_const(m);
         let args = m.args.iter().map(|(arg, ty)| quote!(#arg: #ty));
         let body = Ident::new("body", Span::mixed_site());
@@ -170,18 +172,18 @@ impl<'a> Generator<'a> {
         let (returns, send) = if m.oneway {
             (
                 quote!(()),
-                quote!(::cluster::__private::send(&self.target, <#client>::#constant, #body).await),
+                quote!(::cluster::__private::send(&self.target, #name, <#client>::#constant, #body).await),
             )
         } else {
             let call = match &m.remote_ok {
                 // The error came as a status: it is the call's error.
                 Some(ok) => {
                     bounds.push(self.bound(ok, "Decode"));
-                    quote!(::cluster::__private::call::<#codec, #ok, T>(&self.target, <#client>::#constant, #body, self.timeout).await.map(::core::result::Result::Ok))
+                    quote!(::cluster::__private::call::<#codec, #ok, T>(&self.target, #name, <#client>::#constant, #body, self.timeout).await.map(::core::result::Result::Ok))
                 }
                 None => {
                     bounds.push(self.bound(output, "Decode"));
-                    quote!(::cluster::__private::call::<#codec, #output, T>(&self.target, <#client>::#constant, #body, self.timeout).await)
+                    quote!(::cluster::__private::call::<#codec, #output, T>(&self.target, #name, <#client>::#constant, #body, self.timeout).await)
                 }
             };
             (quote!(#output), call)
@@ -298,6 +300,10 @@ impl<'a> Generator<'a> {
                         }
                     })
                 }
+
+                fn method_name(cmd: u32) -> ::core::option::Option<::cluster::RpcName> {
+                    ::cluster::__private::method_name(<#client>::SERVICE, <#client>::COMMANDS, cmd)
+                }
             }
 
             impl<S: #name> ::cluster::Handler for #server<S>
@@ -315,6 +321,10 @@ impl<'a> Generator<'a> {
 
                 fn is_oneway(&self, cmd: u32) -> bool {
                     <Self as ::cluster::Service>::COMMANDS.is_oneway(cmd)
+                }
+
+                fn method_name(&self, cmd: u32) -> ::core::option::Option<::cluster::RpcName> {
+                    <Self as ::cluster::Service>::method_name(cmd)
                 }
             }
         }
