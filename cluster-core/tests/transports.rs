@@ -1,7 +1,7 @@
 //! The same scenarios over every transport: TCP, Unix domain sockets and
 //! in-memory pipes behave alike for calls in both wire versions, timeouts,
-//! closes and a paused reader whose peer leaves; and what is particular to
-//! each (socket files, names) is cleaned up.
+//! closes, node limits and a paused reader whose peer leaves; and what is
+//! particular to each (socket files, names) is cleaned up.
 
 mod support;
 
@@ -247,5 +247,54 @@ async fn inbound_peers_over_unix_and_memory_are_named_by_their_listener() {
         let (peer_addr, remote) = accepted.next().await;
         assert_eq!(peer_addr, place.addr);
         assert_eq!(remote, place.addr);
+    }
+}
+
+#[tokio::test]
+async fn node_limits_hold_over_every_transport() {
+    for transport in ALL {
+        let place = transport.place();
+        let gate = Arc::new(Semaphore::new(0));
+        let mut limits = Limits::default();
+        limits.max_connections = 1;
+        limits.max_concurrent_requests = 1;
+        let server = Node::builder()
+            .limits(limits)
+            .handler({
+                let gate = gate.clone();
+                move |req: Request| {
+                    let gate = gate.clone();
+                    async move {
+                        let _permit = gate.acquire().await.ok()?;
+                        Some(req.body)
+                    }
+                }
+            })
+            .build();
+        let listener = server.listen(&place.addr).expect("bind");
+        let client = Node::builder().build();
+        let peer = client.connect(&addr(&listener)).await;
+        let calls: Vec<_> = (0..2)
+            .map(|i| {
+                let peer = peer.clone();
+                tokio::spawn(async move { peer.call(1, format!("call {i}")).await })
+            })
+            .collect();
+        wait_until("one runs, one queues", || {
+            let stats = server.stats();
+            stats.handlers == 1 && stats.queued_requests == 1
+        })
+        .await;
+
+        let refused = Node::builder().build().connect(&addr(&listener)).await;
+        let result = refused.call(1, "beyond max_connections").await;
+        assert!(result.is_err(), "{transport:?}: {result:?}");
+        assert_eq!(server.stats().refused_connections, 1, "{transport:?}");
+
+        gate.add_permits(2);
+        for (i, call) in calls.into_iter().enumerate() {
+            let answer = call.await.expect("task").expect("call");
+            assert_eq!(answer, format!("call {i}"), "{transport:?}");
+        }
     }
 }
