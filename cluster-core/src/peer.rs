@@ -504,8 +504,8 @@ static CALLERS: Mutex<BTreeMap<Caller, Weak<PeerShared>>> = Mutex::new(BTreeMap:
 
 /// Gives a new peer its id, and makes it findable by it.
 fn register(peer: &Weak<PeerShared>) -> Caller {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let id = NonZeroU64::MIN.saturating_add(NEXT.fetch_add(1, Ordering::Relaxed));
+    static ISSUED: AtomicU64 = AtomicU64::new(0);
+    let id = NonZeroU64::MIN.saturating_add(ISSUED.fetch_add(1, Ordering::Relaxed));
     lock(&CALLERS).insert(id, peer.clone());
     id
 }

@@ -115,7 +115,7 @@ async fn read_frames(
                             || conn.sessions.complete(session, body)
                     };
                     if !settled {
-                        conn.shared.budget.dropped_response();
+                        budget.dropped_response();
                         tracing::debug!(
                             conn = conn.id,
                             session,
