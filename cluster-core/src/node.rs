@@ -22,6 +22,8 @@ use crate::listener::Listener;
 use crate::peer::{Endpoint, Peer, Serve, WeakPeer};
 use crate::shared::Shared;
 use crate::sync::lock;
+use tokio::io::{AsyncRead, AsyncWrite};
+
 use crate::transport::Stream;
 
 pub(crate) type AcceptFn = Box<dyn Fn(&Peer, &str) + Send + Sync>;
@@ -217,12 +219,34 @@ impl Node {
             addr,
             &inner.shared.config,
             inner.shared.budget.task(),
-            move |stream, remote| accepting.accept(stream, remote),
+            move |stream, remote| accepting.accept(stream, remote, |_| {}),
         )?;
         let mut listeners = lock(&inner.listeners);
         listeners.retain(|l| !l.is_closed());
         listeners.push(listener.clone());
         Ok(listener)
+    }
+
+    /// Runs a connection over `stream`, any byte stream (a socket of a
+    /// kind this crate does not dial, a tunnel), as if it had been
+    /// accepted: its peer calls, sends and serves requests like any
+    /// other, counts against [`crate::Limits::max_connections`], and
+    /// cannot reconnect. `name` is its [`Peer::addr`]. A node at either
+    /// end may use it; two nodes joined this way speak as over TCP.
+    /// Unlike a socket, a paused reader does not see such a stream's peer
+    /// leave until reading resumes. `None` (the stream is dropped) when
+    /// the node is shutting down or at its connection limit.
+    pub fn serve_stream(
+        &self,
+        stream: impl AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static,
+        name: &str,
+    ) -> Option<Peer> {
+        let mut served = None;
+        self.inner()
+            .accept(Stream::Other(Box::new(stream)), name.to_owned(), |peer| {
+                served = Some(peer.clone());
+            });
+        served
     }
 
     /// Returns the peer for `addr` (`host:port`, names resolved;
@@ -389,7 +413,9 @@ impl Drop for Handle {
 }
 
 impl NodeInner {
-    fn accept(self: &Arc<Self>, stream: Stream, remote: String) {
+    /// Takes `stream` as an accepted connection; `accepted` sees its peer
+    /// before it starts.
+    fn accept(self: &Arc<Self>, stream: Stream, remote: String, accepted: impl FnOnce(&Peer)) {
         if self.shared.is_draining() {
             return;
         }
@@ -405,6 +431,7 @@ impl NodeInner {
             if let Some(on_accept) = &self.on_accept {
                 guard("accept", || on_accept(peer, &peer.addr()));
             }
+            accepted(peer);
         });
     }
 

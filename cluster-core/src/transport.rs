@@ -64,7 +64,14 @@ pub(crate) enum Stream {
     /// Boxed: a TLS session is kilobytes, and the other kinds are words.
     #[cfg(feature = "tls")]
     Tls(Box<tokio_rustls::TlsStream<TcpStream>>),
+    /// A stream the user brought ([`crate::Node::serve_stream`]).
+    Other(Box<dyn Io>),
 }
+
+/// Any byte stream a connection can run over.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static> Io for T {}
 
 /// The receiving half of a [`Stream`].
 pub(crate) enum ReadHalf {
@@ -73,6 +80,7 @@ pub(crate) enum ReadHalf {
     Memory(tokio::io::ReadHalf<memory::Pipe>, memory::Closed),
     #[cfg(feature = "tls")]
     Tls(tokio::io::ReadHalf<Box<tokio_rustls::TlsStream<TcpStream>>>),
+    Other(tokio::io::ReadHalf<Box<dyn Io>>),
 }
 
 /// The sending half of a [`Stream`].
@@ -82,6 +90,7 @@ pub(crate) enum WriteHalf {
     Memory(tokio::io::WriteHalf<memory::Pipe>),
     #[cfg(feature = "tls")]
     Tls(tokio::io::WriteHalf<Box<tokio_rustls::TlsStream<TcpStream>>>),
+    Other(tokio::io::WriteHalf<Box<dyn Io>>),
 }
 
 /// Who the remote end of a connection proved to be: the certificate chain
@@ -124,6 +133,10 @@ impl Stream {
                 let (rd, wr) = tokio::io::split(s);
                 (ReadHalf::Tls(rd), WriteHalf::Tls(wr))
             }
+            Stream::Other(s) => {
+                let (rd, wr) = tokio::io::split(s);
+                (ReadHalf::Other(rd), WriteHalf::Other(wr))
+            }
         }
     }
 
@@ -145,7 +158,7 @@ impl Stream {
             Stream::Tcp(s) => detect_dead_peer(s, timeout),
             #[cfg(feature = "tls")]
             Stream::Tls(s) => detect_dead_peer(s.get_ref().0, timeout),
-            Stream::Unix(_) | Stream::Memory(_) => Ok(()),
+            Stream::Unix(_) | Stream::Memory(_) | Stream::Other(_) => Ok(()),
         }
     }
 }
@@ -160,6 +173,7 @@ impl ReadHalf {
             ReadHalf::Memory(_, closed) => closed.is_set().then_some(Error::Closed),
             #[cfg(feature = "tls")]
             ReadHalf::Tls(_) => None,
+            ReadHalf::Other(_) => None,
         }
     }
 }
@@ -186,6 +200,7 @@ impl AsyncRead for ReadHalf {
             ReadHalf::Memory(rd, _) => Pin::new(rd).poll_read(cx, buf),
             #[cfg(feature = "tls")]
             ReadHalf::Tls(rd) => Pin::new(rd).poll_read(cx, buf),
+            ReadHalf::Other(rd) => Pin::new(rd).poll_read(cx, buf),
         }
     }
 }
@@ -202,6 +217,7 @@ impl AsyncWrite for WriteHalf {
             WriteHalf::Memory(wr) => Pin::new(wr).poll_write(cx, buf),
             #[cfg(feature = "tls")]
             WriteHalf::Tls(wr) => Pin::new(wr).poll_write(cx, buf),
+            WriteHalf::Other(wr) => Pin::new(wr).poll_write(cx, buf),
         }
     }
 
@@ -212,6 +228,7 @@ impl AsyncWrite for WriteHalf {
             WriteHalf::Memory(wr) => Pin::new(wr).poll_flush(cx),
             #[cfg(feature = "tls")]
             WriteHalf::Tls(wr) => Pin::new(wr).poll_flush(cx),
+            WriteHalf::Other(wr) => Pin::new(wr).poll_flush(cx),
         }
     }
 
@@ -222,6 +239,7 @@ impl AsyncWrite for WriteHalf {
             WriteHalf::Memory(wr) => Pin::new(wr).poll_shutdown(cx),
             #[cfg(feature = "tls")]
             WriteHalf::Tls(wr) => Pin::new(wr).poll_shutdown(cx),
+            WriteHalf::Other(wr) => Pin::new(wr).poll_shutdown(cx),
         }
     }
 }
@@ -233,11 +251,13 @@ impl WriteHalf {
     pub(crate) async fn write_batch(&mut self, buf: &[u8]) -> io::Result<()> {
         use tokio::io::AsyncWriteExt;
         self.write_all(buf).await?;
-        #[cfg(feature = "tls")]
-        if let WriteHalf::Tls(wr) = self {
-            wr.flush().await?;
+        match self {
+            #[cfg(feature = "tls")]
+            WriteHalf::Tls(wr) => wr.flush().await,
+            // A user's stream may buffer too.
+            WriteHalf::Other(wr) => wr.flush().await,
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 

@@ -1,7 +1,8 @@
 //! The same scenarios over every transport: TCP, Unix domain sockets and
 //! in-memory pipes behave alike for calls in both wire versions, timeouts,
 //! closes, node limits and a paused reader whose peer leaves; and what is
-//! particular to each (socket files, names) is cleaned up.
+//! particular to each (socket files, names) is cleaned up. Any byte stream
+//! (`Node::serve_stream`) carries a connection too.
 
 mod support;
 
@@ -297,4 +298,43 @@ async fn node_limits_hold_over_every_transport() {
             assert_eq!(answer, format!("call {i}"), "{transport:?}");
         }
     }
+}
+
+#[tokio::test]
+async fn any_byte_stream_carries_a_connection_both_ways_in_both_wire_versions() {
+    for wire in [WireFormat::V1, WireFormat::V2] {
+        let (left, right) = tokio::io::duplex(64 * 1024);
+        let server = Node::builder().wire(wire).handler(echo).build();
+        let client = Node::builder().wire(wire).handler(echo).build();
+        let served = server.serve_stream(left, "duplex:server").expect("served");
+        let peer = client.serve_stream(right, "duplex:client").expect("served");
+        assert_eq!(peer.addr(), "duplex:client");
+        for size in [0, 16, 60_000] {
+            let body = Bytes::from(vec![7u8; size]);
+            let answer = peer.call(1, body.clone()).await.expect("call");
+            assert_eq!(answer, body, "{wire:?} {size}");
+        }
+        let back = served.call(1, "called back").await.expect("call back");
+        assert_eq!(back, "called back", "{wire:?}");
+        assert_eq!(server.stats().connections, 1);
+
+        served.close();
+        let after = peer.call(1, "after close").await;
+        assert!(
+            matches!(after, Err(Error::Closed | Error::PeerClosed)),
+            "{wire:?}: {after:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stream_beyond_max_connections_is_not_served() {
+    let mut limits = Limits::default();
+    limits.max_connections = 1;
+    let node = Node::builder().limits(limits).handler(echo).build();
+    let (first, _first_end) = tokio::io::duplex(1024);
+    let (second, _second_end) = tokio::io::duplex(1024);
+    assert!(node.serve_stream(first, "first").is_some());
+    assert!(node.serve_stream(second, "second").is_none());
+    assert_eq!(node.stats().connections, 1);
 }
