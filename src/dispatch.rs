@@ -4,9 +4,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
-use cluster_codec::{Codec, Decode, Encode};
-use cluster_core::{Request, Status};
+use cluster_codec::{Codec, Decode};
+use cluster_core::{Body, Request, Status};
 
 use crate::service::Service;
 
@@ -15,7 +14,7 @@ use crate::service::Service;
 pub fn handle<S: Service>(
     service: &S,
     req: Request,
-) -> impl Future<Output = Option<Bytes>> + Send + 'static {
+) -> impl Future<Output = Option<impl Body + Send + 'static>> + Send + 'static {
     let routed = service.serve(req);
     async move {
         match routed {
@@ -46,26 +45,12 @@ pub fn decode_request<C: Codec, T: Decode<C>>(req: &Request) -> Option<T> {
     }
 }
 
-/// Encodes a response body; a value that does not encode is logged and
-/// gets no response.
-pub fn encode_response<C: Codec, T: Encode<C>>(cmd: u32, session: u32, value: &T) -> Option<Bytes> {
-    let mut body = BytesMut::new();
-    match value.encode(&mut body) {
-        Ok(()) => Some(body.freeze()),
-        Err(error) => {
-            tracing::error!(cmd, session, codec = C::NAME, %error, "response does not encode: no response");
-            None
-        }
-    }
-}
-
 /// Answers a `#[remote_error]` method's `Err` as an application status:
 /// its caller's call fails with [`cluster_core::Error::Remote`] carrying
 /// the error's message. On a connection without the extension nothing is
 /// sent, as silly would.
-pub fn refuse(req: &Request, error: &impl std::fmt::Display) -> Option<Bytes> {
+pub fn refuse(req: &Request, error: &impl std::fmt::Display) {
     req.refuse(Status::Application, &error.to_string());
-    None
 }
 
 /// Wraps a codec error for [`cluster_core::Error`].

@@ -162,9 +162,9 @@ pub mod __private {
     pub use cluster_codec;
     pub use cluster_core;
 
-    pub use crate::dispatch::{decode_request, encode_response, handle, refuse};
+    pub use crate::dispatch::{decode_request, handle, refuse};
     pub use crate::service::method_name;
-    pub use crate::stub::{Body, call, send};
+    pub use crate::stub::{Encoded, call, encode, send};
 }
 
 /// Compiles the README's examples as doctests, so the README stays true.

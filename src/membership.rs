@@ -39,6 +39,8 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use cluster_core::Body;
+use cluster_core::body::to_bytes;
 pub use cluster_membership::*;
 
 use crate::service::Command;
@@ -57,12 +59,18 @@ macro_rules! call_target {
         impl CallTarget for $target {
             type Error = Error;
 
-            async fn call(&self, cmd: u32, body: Bytes, timeout: Option<Duration>) -> Result<Bytes> {
-                <$target>::call(self, cmd, body, timeout).await
+            // The bytes are kept: a call may be retried on another member.
+            async fn call<B: Body + Send>(
+                &self,
+                cmd: u32,
+                body: B,
+                timeout: Option<Duration>,
+            ) -> Result<Bytes> {
+                <$target>::call(self, cmd, to_bytes(&body)?, timeout).await
             }
 
-            async fn send(&self, cmd: u32, body: Bytes) -> Result<()> {
-                <$target>::send(self, cmd, body).await
+            async fn send<B: Body + Send>(&self, cmd: u32, body: B) -> Result<()> {
+                <$target>::send(self, cmd, to_bytes(&body)?).await
             }
         }
     )*};

@@ -2,8 +2,8 @@
 
 use std::future::Future;
 
-use bytes::Bytes;
-use cluster_core::{Handler, Request, RpcName};
+use bytes::BytesMut;
+use cluster_core::{Body, Error, Handler, Request, RpcName};
 
 use crate::service::{CommandTable, Service};
 
@@ -60,15 +60,16 @@ impl<A: Service, B: Service> Service for Router<A, B> {
     fn serve(
         &self,
         req: Request,
-    ) -> Result<impl Future<Output = Option<Bytes>> + Send + 'static, Request> {
+    ) -> Result<impl Future<Output = Option<impl Body + Send + 'static>> + Send + 'static, Request>
+    {
         let routed = match self.first.serve(req) {
             Ok(first) => Ok(first),
             Err(req) => Err(self.second.serve(req)?),
         };
         Ok(async move {
             match routed {
-                Ok(first) => first.await,
-                Err(second) => second.await,
+                Ok(first) => first.await.map(Routed::First),
+                Err(second) => second.await.map(Routed::Second),
             }
         })
     }
@@ -79,7 +80,10 @@ impl<A: Service, B: Service> Service for Router<A, B> {
 }
 
 impl<A: Service, B: Service> Handler for Router<A, B> {
-    fn handle(&self, req: Request) -> impl Future<Output = Option<Bytes>> + Send + 'static {
+    fn handle(
+        &self,
+        req: Request,
+    ) -> impl Future<Output = Option<impl Body + Send + 'static>> + Send + 'static {
         crate::dispatch::handle(self, req)
     }
 
@@ -89,6 +93,28 @@ impl<A: Service, B: Service> Handler for Router<A, B> {
 
     fn method_name(&self, cmd: u32) -> Option<RpcName> {
         <Self as Service>::method_name(cmd)
+    }
+}
+
+/// The response of one of a router's two services.
+enum Routed<A, B> {
+    First(A),
+    Second(B),
+}
+
+impl<A: Body, B: Body> Body for Routed<A, B> {
+    fn write_to(&self, dst: &mut BytesMut) -> Result<(), Error> {
+        match self {
+            Routed::First(body) => body.write_to(dst),
+            Routed::Second(body) => body.write_to(dst),
+        }
+    }
+
+    fn exact_len(&self) -> Option<usize> {
+        match self {
+            Routed::First(body) => body.exact_len(),
+            Routed::Second(body) => body.exact_len(),
+        }
     }
 }
 

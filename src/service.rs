@@ -18,8 +18,7 @@
 
 use std::future::Future;
 
-use bytes::Bytes;
-use cluster_core::{Request, RpcName};
+use cluster_core::{Body, Request, RpcName};
 
 /// One command of a service, as listed in its generated command table
 /// (`CalcClient::COMMANDS` for a trait `Calc`).
@@ -105,12 +104,13 @@ pub trait Service: Send + Sync + 'static {
     const COMMANDS: CommandTable;
 
     /// Serves `req` if its cmd is one of this service's; hands it back
-    /// otherwise. The future yields the response body, or `None` for no
+    /// otherwise. The future yields the response body (encoded into the
+    /// connection's write buffer when it is sent), or `None` for no
     /// response (one-way methods, undecodable requests).
     fn serve(
         &self,
         req: Request,
-    ) -> Result<impl Future<Output = Option<Bytes>> + Send + 'static, Request>;
+    ) -> Result<impl Future<Output = Option<impl Body + Send + 'static>> + Send + 'static, Request>;
 
     /// The service and method names of `cmd`, if it is one of this
     /// service's: what spans and metrics call it.

@@ -3,34 +3,45 @@
 use std::any::Any;
 use std::fmt::Display;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use cluster_codec::{Codec, Decode, Encode};
-use cluster_core::Error;
 use cluster_core::observe::{self, RpcName};
+use cluster_core::{Body, Error};
 use tracing::Instrument;
 
 use crate::dispatch::boxed;
 use crate::target::CallTarget;
 
-/// A request body under construction: the tuple of the arguments (for
-/// zproto, the one message), the shape the server decodes.
-pub struct Body(BytesMut);
+/// A value that codec `C` encodes straight into the frame carrying it: a
+/// typed request (the tuple of the arguments; for zproto, the one
+/// message, the shape the server decodes).
+pub struct Encoded<C, T> {
+    value: T,
+    codec: PhantomData<C>,
+}
 
-impl Body {
-    /// An empty body.
-    #[allow(clippy::new_without_default)] // only generated code makes one
-    pub fn new() -> Self {
-        Self(BytesMut::new())
+impl<C, T> Encoded<C, T> {
+    /// `value`, to be encoded with `C`.
+    pub fn new(value: T) -> Self {
+        Self {
+            value,
+            codec: PhantomData,
+        }
     }
+}
 
-    /// Appends the encoding of `value`.
-    pub fn put<C: Codec, T: Encode<C> + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        value
-            .encode(&mut self.0)
-            .map_err(|e| Error::Encode(boxed(e)))
+impl<C: Codec, T: Encode<C>> Body for Encoded<C, T> {
+    fn write_to(&self, dst: &mut BytesMut) -> Result<(), Error> {
+        encode::<C, T>(&self.value, dst)
     }
+}
+
+/// Appends the encoding of `value` with `C`: what a typed body writes.
+pub fn encode<C: Codec, T: Encode<C> + ?Sized>(value: &T, dst: &mut BytesMut) -> Result<(), Error> {
+    value.encode(dst).map_err(|e| Error::Encode(boxed(e)))
 }
 
 /// Calls `name` (command `cmd`) with `body` through `target` and decodes
@@ -39,11 +50,11 @@ pub async fn call<C: Codec, Resp: Decode<C>, T: CallTarget>(
     target: &T,
     name: RpcName,
     cmd: u32,
-    body: Body,
+    body: impl Body + Send,
     timeout: Option<Duration>,
 ) -> Result<Resp, T::Error> {
     let call = async {
-        let reply = target.call(cmd, body.0.freeze(), timeout).await?;
+        let reply = target.call(cmd, body, timeout).await?;
         Resp::decode(&reply).map_err(|e| Error::Decode(boxed(e)).into())
     };
     traced(name, cmd, call).await
@@ -54,9 +65,9 @@ pub async fn send<T: CallTarget>(
     target: &T,
     name: RpcName,
     cmd: u32,
-    body: Body,
+    body: impl Body + Send,
 ) -> Result<(), T::Error> {
-    traced(name, cmd, target.send(cmd, body.0.freeze())).await
+    traced(name, cmd, target.send(cmd, body)).await
 }
 
 /// Runs `call` in its span, if a subscriber wants one, and records how it

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cluster_core::{Error, Peer};
+use cluster_core::{Body, Error, Peer};
 
 /// Something a typed client can call through: it takes encoded requests
 /// and gives back encoded responses. `CalcClient<T: CallTarget = Peer>`
@@ -19,29 +19,43 @@ pub trait CallTarget: Clone + Send + Sync + 'static {
     type Error: From<Error> + std::fmt::Display + Send + 'static;
 
     /// Calls `cmd` with `body` and waits for the response, up to `timeout`
-    /// or the node's default.
-    fn call(
+    /// or the node's default. A typed client's `body` encodes its
+    /// arguments when its frame is written; a target that needs the bytes
+    /// themselves takes them with [`cluster_core::body::to_bytes`].
+    fn call<B: Body + Send>(
         &self,
         cmd: u32,
-        body: Bytes,
+        body: B,
         timeout: Option<Duration>,
     ) -> impl Future<Output = Result<Bytes, Self::Error>> + Send;
 
     /// Sends `cmd` with `body`, one-way.
-    fn send(&self, cmd: u32, body: Bytes) -> impl Future<Output = Result<(), Self::Error>> + Send;
+    fn send<B: Body + Send>(
+        &self,
+        cmd: u32,
+        body: B,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
+// Returning the core's futures as they are, rather than from an `async fn`
+// that would wrap each in another state machine.
 impl CallTarget for Peer {
     type Error = Error;
 
-    async fn call(&self, cmd: u32, body: Bytes, timeout: Option<Duration>) -> Result<Bytes, Error> {
-        match timeout {
-            Some(timeout) => self.call_timeout(cmd, body, timeout).await,
-            None => Peer::call(self, cmd, body).await,
-        }
+    fn call<B: Body + Send>(
+        &self,
+        cmd: u32,
+        body: B,
+        timeout: Option<Duration>,
+    ) -> impl Future<Output = Result<Bytes, Error>> + Send {
+        self.call_timeout(cmd, body, timeout.unwrap_or_else(|| self.timeout()))
     }
 
-    async fn send(&self, cmd: u32, body: Bytes) -> Result<(), Error> {
-        Peer::send(self, cmd, body).await
+    fn send<B: Body + Send>(
+        &self,
+        cmd: u32,
+        body: B,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        Peer::send(self, cmd, body)
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cluster::membership::{Membership, NodeRecord, Selector, StaticDirectory, service_info};
-use cluster::{CallTarget, Error, Node};
+use cluster::{Body, CallTarget, Error, Node};
 
 /// Says which node answered.
 #[cluster::service]
@@ -100,11 +100,16 @@ struct Unreachable;
 impl CallTarget for Unreachable {
     type Error = Error;
 
-    async fn call(&self, _: u32, _: Bytes, _: Option<Duration>) -> Result<Bytes, Error> {
+    async fn call<B: Body + Send>(
+        &self,
+        _: u32,
+        _: B,
+        _: Option<Duration>,
+    ) -> Result<Bytes, Error> {
         Err(Error::Timeout)
     }
 
-    async fn send(&self, _: u32, _: Bytes) -> Result<(), Error> {
+    async fn send<B: Body + Send>(&self, _: u32, _: B) -> Result<(), Error> {
         Err(Error::Closed)
     }
 }

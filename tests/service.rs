@@ -288,6 +288,63 @@ async fn a_response_that_does_not_decode_is_a_decode_error() {
     assert!(matches!(err, Error::Decode(_)), "{err}");
 }
 
+/// A value whose encoding fails when it is `false`: a type the codec
+/// cannot carry at run time.
+#[derive(Debug, PartialEq, Deserialize)]
+pub struct Picky(bool);
+
+impl Serialize for Picky {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if !self.0 {
+            return Err(serde::ser::Error::custom("picky value"));
+        }
+        s.serialize_bool(true)
+    }
+}
+
+#[cluster::service]
+pub trait Fragile {
+    async fn take(&self, value: Picky) -> u32;
+    async fn give(&self, ok: bool) -> Picky;
+}
+
+struct Breaker;
+
+impl Fragile for Breaker {
+    async fn take(&self, _value: Picky) -> u32 {
+        1
+    }
+    async fn give(&self, ok: bool) -> Picky {
+        Picky(ok)
+    }
+}
+
+#[tokio::test]
+async fn a_value_that_does_not_encode_fails_its_call_and_nothing_else() {
+    let server = Node::builder().handler(FragileServer::new(Breaker)).build();
+    let listener = server.listen("127.0.0.1:0").expect("bind");
+    let client = Node::builder().build();
+    let peer = client.connect(&listener.local_addr().to_string()).await;
+    let fragile = FragileClient::new(peer).with_timeout(Duration::from_millis(200));
+
+    // Arguments are encoded as their frame is written: nothing goes out.
+    let err = fragile.take(Picky(false)).await.unwrap_err();
+    assert!(matches!(err, Error::Encode(_)), "{err}");
+
+    // A response that does not encode is dropped, and counted.
+    let err = fragile.give(false).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout), "{err}");
+    assert_eq!(server.stats().unsent_responses, 1);
+    assert_eq!(
+        server.stats().frames_in,
+        1,
+        "only `give` reached the server"
+    );
+
+    assert_eq!(fragile.take(Picky(true)).await.expect("take"), 1);
+    assert_eq!(fragile.give(true).await.expect("give"), Picky(true));
+}
+
 /// A service whose one-way method waits before it records.
 #[cluster::service]
 pub trait Notes {

@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use tokio::task::AbortHandle;
 
+use crate::body::Body;
 use crate::budget::ConnectionSlot;
 use crate::error::Error;
 use crate::session::{Owner as SessionOwner, Sessions};
@@ -177,11 +178,11 @@ impl Connection {
     /// Queues a request frame for writing.
     /// Whether it carries the extension is decided under the queue's lock,
     /// where the agreement switches it on.
-    pub(crate) fn write_request(
+    pub(crate) fn write_request<B: Body + ?Sized>(
         &self,
         head: RequestHead,
         deadline: Deadline,
-        body: &[u8],
+        body: &B,
     ) -> Result<(), Error> {
         let codec = &self.shared.config.codec;
         self.writes.push(|buf| {
@@ -193,7 +194,11 @@ impl Connection {
     }
 
     /// Queues a response frame for writing.
-    pub(crate) fn write_response(&self, session: u32, body: &[u8]) -> Result<(), Error> {
+    pub(crate) fn write_response<B: Body + ?Sized>(
+        &self,
+        session: u32,
+        body: &B,
+    ) -> Result<(), Error> {
         let codec = &self.shared.config.codec;
         self.writes.push(|buf| {
             if self.ext.sends() {

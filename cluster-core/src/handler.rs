@@ -4,6 +4,7 @@ use std::future::Future;
 
 use bytes::Bytes;
 
+use crate::body::Body;
 use crate::connection::{Run, Waiting};
 use crate::error::Status;
 use crate::observe::RpcName;
@@ -46,7 +47,8 @@ impl Request {
 /// Long computation without an `.await` therefore holds up the reader of
 /// its connection meanwhile: move it to `tokio::task::spawn_blocking`.
 ///
-/// Returning `Some(body)` sends a response with that body; `None` sends
+/// Returning `Some(body)` sends a response with that body (any [`Body`],
+/// written straight into the connection's write buffer); `None` sends
 /// nothing, as for a one-way request. A closure
 /// `Fn(Request) -> impl Future<Output = Option<Bytes>>` is a handler:
 ///
@@ -58,6 +60,25 @@ impl Request {
 ///     .build();
 /// ```
 ///
+/// A handler written by hand declares `handle` as the trait does, and may
+/// return any body type:
+///
+/// ```
+/// use std::future::Future;
+/// use cluster_core::{Body, Handler, Request};
+///
+/// struct Upper;
+///
+/// impl Handler for Upper {
+///     fn handle(
+///         &self,
+///         req: Request,
+///     ) -> impl Future<Output = Option<impl Body + Send + 'static>> + Send + 'static {
+///         async move { Some(req.body.to_ascii_uppercase()) } // a Vec<u8>
+///     }
+/// }
+/// ```
+///
 /// When its connection closes, a handler still running is cancelled (its
 /// response could not be delivered), unless the node was built with
 /// [`crate::NodeBuilder::cancel_on_close`]`(false)` or its command is
@@ -65,7 +86,10 @@ impl Request {
 /// read is run to its end.
 pub trait Handler: Send + Sync + 'static {
     /// Handles one request.
-    fn handle(&self, req: Request) -> impl Future<Output = Option<Bytes>> + Send + 'static;
+    fn handle(
+        &self,
+        req: Request,
+    ) -> impl Future<Output = Option<impl Body + Send + 'static>> + Send + 'static;
 
     /// Whether `cmd` is a one-way command (nobody waits for its response).
     /// The wire does not tell; generated services know. The default is
@@ -89,7 +113,10 @@ where
     F: Fn(Request) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Option<Bytes>> + Send + 'static,
 {
-    fn handle(&self, req: Request) -> impl Future<Output = Option<Bytes>> + Send + 'static {
+    fn handle(
+        &self,
+        req: Request,
+    ) -> impl Future<Output = Option<impl Body + Send + 'static>> + Send + 'static {
         self(req)
     }
 }

@@ -28,6 +28,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod body;
 mod budget;
 mod builder;
 mod config;
@@ -48,6 +49,7 @@ mod transport;
 #[doc(hidden)]
 pub mod wire;
 
+pub use crate::body::Body;
 pub use crate::builder::NodeBuilder;
 pub use crate::config::{DEFAULT_TIMEOUT, Limits};
 pub use crate::error::{BoxError, Error, ProtocolError, Result, Status};

@@ -20,6 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
+use crate::body::Body;
 use crate::connection::{Connection, End, Owner, RequestHead, Run, Waiting};
 use crate::error::{Error, Result, Status};
 use crate::observe::ClientSpan;
@@ -168,23 +169,23 @@ impl Peer {
     /// peer could not reconnect (at once while it backs off), and
     /// [`Error::TooLarge`] or [`Error::Overloaded`] when nothing could be
     /// written.
-    pub fn call(&self, cmd: u32, body: impl Into<Bytes>) -> impl Future<Output = Result<Bytes>> {
+    pub fn call<B: Body>(&self, cmd: u32, body: B) -> impl Future<Output = Result<Bytes>> {
         // Not an `async fn`: that would wrap the call's future in another.
         self.call_timeout(cmd, body, self.inner.shared.config.timeout)
     }
 
     /// [`Peer::call`] with its own timeout, which also bounds reconnecting.
-    pub fn call_timeout(
+    pub fn call_timeout<B: Body>(
         &self,
         cmd: u32,
-        body: impl Into<Bytes>,
+        body: B,
         timeout: Duration,
     ) -> impl Future<Output = Result<Bytes>> {
         Call {
             state: CallState::Start {
                 peer: self,
                 cmd,
-                body: body.into(),
+                body,
                 timeout,
             },
             span: None,
@@ -193,11 +194,11 @@ impl Peer {
 
     /// Registers a call (which the connection's timeout task fails at
     /// `deadline`) and queues its request.
-    fn start_call(
+    fn start_call<B: Body + ?Sized>(
         &self,
         conn: Arc<Connection>,
         cmd: u32,
-        body: &[u8],
+        body: &B,
         deadline: Instant,
         span: Option<&ClientSpan>,
     ) -> Result<Reply<Arc<Connection>>> {
@@ -220,8 +221,7 @@ impl Peer {
     /// Sends request `cmd` with `body` and waits for nothing: returns once the
     /// frame is queued for writing. Like silly, it consumes a session; a
     /// response, if the remote handler sends one, is dropped.
-    pub async fn send(&self, cmd: u32, body: impl Into<Bytes>) -> Result<()> {
-        let body = body.into();
+    pub async fn send<B: Body>(&self, cmd: u32, body: B) -> Result<()> {
         let span = ClientSpan::new(cmd, || self.addr());
         // The connected case is written out rather than awaited as a nested
         // future: sends are small and many, and each nesting copies the
@@ -229,7 +229,7 @@ impl Peer {
         let sent = match self.current() {
             Ok(Some(conn)) => self.send_on(&conn, cmd, &body, span.as_deref()),
             // Boxed: reconnecting is rare and its future large.
-            Ok(None) => Box::pin(self.send_reconnecting(cmd, &body, span.as_deref())).await,
+            Ok(None) => Box::pin(self.send_reconnecting(cmd, body, span.as_deref())).await,
             Err(error) => Err(error),
         };
         if let Some(span) = span {
@@ -239,23 +239,23 @@ impl Peer {
     }
 
     /// [`Peer::send`] on a peer that must connect first.
-    async fn send_reconnecting(
+    async fn send_reconnecting<B: Body>(
         &self,
         cmd: u32,
-        body: &Bytes,
+        body: B,
         span: Option<&ClientSpan>,
     ) -> Result<()> {
         let deadline = deadline_after(self.inner.shared.config.timeout);
         let conn = self.reconnect_by(deadline).await?;
-        self.send_on(&conn, cmd, body, span)
+        self.send_on(&conn, cmd, &body, span)
     }
 
     /// Queues a one-way request on `conn`, recording what went out in `span`.
-    fn send_on(
+    fn send_on<B: Body + ?Sized>(
         &self,
         conn: &Connection,
         cmd: u32,
-        body: &Bytes,
+        body: &B,
         span: Option<&ClientSpan>,
     ) -> Result<()> {
         let head = RequestHead {
@@ -267,6 +267,11 @@ impl Peer {
             span.sent(head.session, head.trace_id);
         }
         conn.write_request(head, None, body)
+    }
+
+    /// The timeout of [`Peer::call`]: its node's default.
+    pub fn timeout(&self) -> Duration {
+        self.inner.shared.config.timeout
     }
 
     /// Closes the peer: its connection is shut down (queued frames are still
@@ -513,6 +518,7 @@ fn register(peer: &Weak<PeerShared>) -> Caller {
 /// When a wait of `timeout` from now ends. A timeout too long to be added
 /// to the clock (`Duration::MAX` for "never") ends in about 30 years, as
 /// tokio's own timeouts do.
+#[inline]
 fn deadline_after(timeout: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(timeout)
@@ -522,34 +528,37 @@ fn deadline_after(timeout: Duration) -> Instant {
 /// A call: reconnecting if need be, then waiting for its response. Written
 /// out rather than an `async fn`, which keeps its arguments for its whole
 /// life: every call in flight would hold 176 bytes instead of 64.
-struct Call<'a> {
-    state: CallState<'a>,
+struct Call<'a, B> {
+    state: CallState<'a, B>,
     /// Made at the first poll, if a subscriber wants it.
     span: Option<Box<ClientSpan>>,
 }
 
-enum CallState<'a> {
+enum CallState<'a, B> {
     Start {
         peer: &'a Peer,
         cmd: u32,
-        body: Bytes,
+        body: B,
         timeout: Duration,
     },
     /// Rare, and large: boxed.
-    Connecting(Box<Connecting<'a>>),
+    Connecting(Box<Connecting<'a, B>>),
     Waiting(Reply<Arc<Connection>>),
     Done,
 }
 
-struct Connecting<'a> {
+struct Connecting<'a, B> {
     peer: &'a Peer,
     cmd: u32,
-    body: Bytes,
+    body: B,
     deadline: Instant,
     connect: Pin<Box<dyn Future<Output = Result<Arc<Connection>>> + Send + 'a>>,
 }
 
-impl Future for Call<'_> {
+// Nothing in a call is pinned but its reply, which is `Unpin`.
+impl<B> Unpin for Call<'_, B> {}
+
+impl<B: Body> Future for Call<'_, B> {
     type Output = Result<Bytes>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Bytes>> {
@@ -561,7 +570,7 @@ impl Future for Call<'_> {
     }
 }
 
-impl Call<'_> {
+impl<B: Body> Call<'_, B> {
     fn step(&mut self, cx: &mut Context<'_>) -> Poll<Result<Bytes>> {
         loop {
             match std::mem::replace(&mut self.state, CallState::Done) {

@@ -95,6 +95,7 @@ pub fn scope<F: Future>(trace_id: u64, fut: F) -> impl Future<Output = F::Output
 /// When the caller of the request the current task handles gives up, if
 /// its caller said (only between nodes that agreed on the extension, see
 /// PROTOCOL.md). Calls made from the task end by then at the latest.
+#[inline]
 pub fn deadline() -> Option<Instant> {
     with_current(|current| current.deadline).flatten()
 }
@@ -142,6 +143,7 @@ impl<F: Future> Future for Scoped<F> {
 
 /// The trace id a request sent now by node `node_id` carries: the current
 /// trace's upper 48 bits with `node_id` as sender, or just `node_id`.
+#[inline]
 pub(crate) fn outgoing(node_id: u16) -> u64 {
     current().map_or(0, |id| id & !0xffff) | u64::from(node_id)
 }

@@ -19,6 +19,7 @@ pub mod v2;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::body::Body;
 use crate::error::{Error, ProtocolError};
 
 /// The session word's top bit: set on responses, clear on requests.
@@ -85,37 +86,41 @@ impl FrameCodec {
     }
 
     /// Appends a request frame to `dst`, or returns [`Error::TooLarge`]
-    /// without touching `dst`.
-    pub fn encode_request(
+    /// (or the body's own error) without touching `dst`.
+    pub fn encode_request<B: Body + ?Sized>(
         &self,
         dst: &mut BytesMut,
         session: u32,
         cmd: u32,
         trace_id: u64,
-        body: &[u8],
+        body: &B,
     ) -> Result<(), Error> {
         match self.format {
             WireFormat::V1 => v1::encode_request(dst, session, cmd, trace_id, body),
             WireFormat::V2 => {
-                self.warn_if_large(body.len() + v2::REQUEST_HEADER);
-                v2::encode_request(dst, self.max_frame, session, cmd, trace_id, body)
+                let start = dst.len();
+                v2::encode_request(dst, self.max_frame, session, cmd, trace_id, body)?;
+                self.warn_if_large(dst.len() - start - 4);
+                Ok(())
             }
         }
     }
 
     /// Appends a response frame to `dst`, or returns [`Error::TooLarge`]
-    /// without touching `dst`.
-    pub fn encode_response(
+    /// (or the body's own error) without touching `dst`.
+    pub fn encode_response<B: Body + ?Sized>(
         &self,
         dst: &mut BytesMut,
         session: u32,
-        body: &[u8],
+        body: &B,
     ) -> Result<(), Error> {
         match self.format {
             WireFormat::V1 => v1::encode_response(dst, session, body),
             WireFormat::V2 => {
-                self.warn_if_large(body.len() + v2::RESPONSE_HEADER);
-                v2::encode_response(dst, self.max_frame, session, body)
+                let start = dst.len();
+                v2::encode_response(dst, self.max_frame, session, body)?;
+                self.warn_if_large(dst.len() - start - 4);
+                Ok(())
             }
         }
     }
@@ -160,6 +165,48 @@ impl FrameCodec {
     fn warn_if_large(&self, len: usize) {
         if len > self.warn_frame {
             tracing::warn!(len, soft_limit = self.warn_frame, "large frame");
+        }
+    }
+}
+
+/// Checks a body of known length against `limit` and makes room for its
+/// frame (`framing` bytes besides the body); returns where the frame
+/// starts.
+fn begin<B: Body + ?Sized>(
+    dst: &mut BytesMut,
+    body: &B,
+    limit: usize,
+    framing: usize,
+) -> Result<usize, Error> {
+    if let Some(size) = body.exact_len() {
+        if size > limit {
+            return Err(Error::TooLarge { size, limit });
+        }
+        dst.reserve(framing + size);
+    }
+    Ok(dst.len())
+}
+
+/// Writes `body` into the frame that starts at `start`, or cuts the frame
+/// off again when the body fails or is longer than `limit`; returns the
+/// body's length.
+fn put_body<B: Body + ?Sized>(
+    dst: &mut BytesMut,
+    start: usize,
+    body: &B,
+    limit: usize,
+) -> Result<usize, Error> {
+    let at = dst.len();
+    let written = body.write_to(dst).map(|()| dst.len() - at);
+    match written {
+        Ok(size) if size <= limit => Ok(size),
+        Ok(size) => {
+            dst.truncate(start);
+            Err(Error::TooLarge { size, limit })
+        }
+        Err(error) => {
+            dst.truncate(start);
+            Err(error)
         }
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use cluster_core::wire::{Frame, FrameCodec, WireFormat};
-use cluster_core::{Error, Handler, Limits, Node, NodeStats, Request};
+use cluster_core::{Body, Error, Handler, Limits, Node, NodeStats, Request};
 use support::{PATIENCE, addr, echo, frames, wait_until};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -46,7 +46,10 @@ impl Waiter {
 }
 
 impl Handler for Waiter {
-    fn handle(&self, req: Request) -> impl Future<Output = Option<Bytes>> + Send + 'static {
+    fn handle(
+        &self,
+        req: Request,
+    ) -> impl Future<Output = Option<impl Body + Send + 'static>> + Send + 'static {
         let (gate, cancelled) = (self.gate.clone(), self.cancelled.clone());
         async move {
             let guard = Cancelled(cancelled);

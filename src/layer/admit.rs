@@ -3,8 +3,7 @@
 
 use std::future::Future;
 
-use bytes::Bytes;
-use cluster_core::{Handler, Request, RpcName, Status};
+use cluster_core::{Body, Handler, Request, RpcName, Status};
 
 use super::Layer;
 use super::metrics::refused;
@@ -48,7 +47,10 @@ pub struct Admitted<H, A> {
 }
 
 impl<H: Handler, A: Admit> Handler for Admitted<H, A> {
-    fn handle(&self, req: Request) -> impl Future<Output = Option<Bytes>> + Send + 'static {
+    fn handle(
+        &self,
+        req: Request,
+    ) -> impl Future<Output = Option<impl Body + Send + 'static>> + Send + 'static {
         let admitted = match self.admit.admit(&req) {
             Ok(permit) => Some((permit, self.inner.handle(req))),
             Err(refusal) => {

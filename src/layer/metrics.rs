@@ -37,7 +37,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use cluster_core::{Handler, Node, Request, RpcName};
+use cluster_core::{Body, Handler, Node, Request, RpcName};
 use metrics::{Counter, Gauge, Histogram, Label};
 
 use super::Layer;
@@ -198,7 +198,10 @@ impl<H: Handler> MetricsHandler<H> {
 }
 
 impl<H: Handler> Handler for MetricsHandler<H> {
-    fn handle(&self, req: Request) -> impl Future<Output = Option<Bytes>> + Send + 'static {
+    fn handle(
+        &self,
+        req: Request,
+    ) -> impl Future<Output = Option<impl Body + Send + 'static>> + Send + 'static {
         let oneway = self.inner.is_oneway(req.cmd);
         let request = self.command(req.cmd).start();
         let inner = self.inner.handle(req);
@@ -273,10 +276,10 @@ impl<T: Clone> Clone for MeteredTarget<T> {
 impl<T: CallTarget> CallTarget for MeteredTarget<T> {
     type Error = T::Error;
 
-    async fn call(
+    async fn call<B: Body + Send>(
         &self,
         cmd: u32,
-        body: Bytes,
+        body: B,
         timeout: Option<Duration>,
     ) -> Result<Bytes, T::Error> {
         let call = self.start(cmd);
@@ -285,7 +288,7 @@ impl<T: CallTarget> CallTarget for MeteredTarget<T> {
         result
     }
 
-    async fn send(&self, cmd: u32, body: Bytes) -> Result<(), T::Error> {
+    async fn send<B: Body + Send>(&self, cmd: u32, body: B) -> Result<(), T::Error> {
         let send = self.start(cmd);
         let result = self.inner.send(cmd, body).await;
         send.end(result.as_ref().err().map(crate::stub::kind));

@@ -45,6 +45,7 @@ use tokio::task::{AbortHandle, Id};
 use tokio::time::Instant;
 
 use super::Connection;
+use crate::body::Body;
 use crate::budget::Limit;
 use crate::error::Status;
 use crate::observe::ServerSpan;
@@ -262,13 +263,14 @@ impl Run<'_> {
     /// its charge ([`Held`]), and comes back boxed with them, in one
     /// allocation. The new task polls it again at once, so nothing has to
     /// be woken from here.
-    pub(crate) fn start<F>(
+    pub(crate) fn start<F, B>(
         &self,
         current: Current,
         make: impl FnOnce() -> F,
     ) -> Option<BoxedHandling>
     where
-        F: Future<Output = Option<Bytes>> + Send + 'static,
+        F: Future<Output = Option<B>> + Send + 'static,
+        B: Body,
     {
         let mut handling = trace::within(current, || {
             let mut handling = Box::pin(Handling {
@@ -333,7 +335,7 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<F: Future<Output = Option<Bytes>>> Future for Handling<F> {
+impl<F: Future<Output = Option<B>>, B: Body> Future for Handling<F> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -349,8 +351,9 @@ impl<F: Future<Output = Option<Bytes>>> Future for Handling<F> {
 }
 
 /// Polls a handler's future, inside its context: queues its response once
-/// it has one, logs its panic.
-fn step<F>(
+/// it has one, logs its panic (in the handler, or in encoding its
+/// response).
+fn step<F, B>(
     fut: Pin<&mut F>,
     conn: &Connection,
     head: RequestHead,
@@ -358,24 +361,30 @@ fn step<F>(
     cx: &mut Context<'_>,
 ) -> Poll<()>
 where
-    F: Future<Output = Option<Bytes>>,
+    F: Future<Output = Option<B>>,
+    B: Body,
 {
     let _entered = span.map(ServerSpan::enter);
-    match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-        Ok(Poll::Pending) => return Poll::Pending,
-        Ok(Poll::Ready(response)) => respond(conn, head, span, response),
-        Err(panic) => panicked(conn, head, span, &*panic),
+    let polled = catch_unwind(AssertUnwindSafe(|| {
+        fut.poll(cx)
+            .map(|response| respond(conn, head, span, response))
+    }));
+    match polled {
+        Ok(polled) => polled,
+        Err(panic) => {
+            panicked(conn, head, span, &*panic);
+            Poll::Ready(())
+        }
     }
-    Poll::Ready(())
 }
 
 /// Queues the response of a finished handler.
 #[inline]
-fn respond(
+fn respond<B: Body>(
     conn: &Connection,
     head: RequestHead,
     span: Option<&ServerSpan>,
-    response: Option<Bytes>,
+    response: Option<B>,
 ) {
     let outcome = match response {
         Some(body) => match conn.write_response(head.session, &body) {

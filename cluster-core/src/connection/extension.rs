@@ -13,6 +13,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::time::Instant;
 
 use super::{Connection, Deadline, RequestHead};
+use crate::body::{Body, Prefixed};
 use crate::error::{Error, Status};
 use crate::wire::ext;
 
@@ -39,6 +40,7 @@ impl Default for Extension {
 
 impl Extension {
     /// Whether frames sent now carry extension bodies.
+    #[inline]
     pub(super) fn sends(&self) -> bool {
         self.send.load(Ordering::Acquire)
     }
@@ -103,30 +105,35 @@ impl Connection {
     }
 
     /// Encodes a request with an extension body into the write queue.
-    pub(super) fn encode_ext_request(
+    pub(super) fn encode_ext_request<B: Body + ?Sized>(
         &self,
         buf: &mut BytesMut,
         head: RequestHead,
         deadline: Deadline,
-        body: &[u8],
+        body: &B,
     ) -> Result<(), Error> {
         let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let mut framed = BytesMut::with_capacity(ext::REQUEST_PREFIX + body.len());
-        ext::put_request_body(&mut framed, ext::deadline_word(remaining), body);
+        let prefix = ext::deadline_word(remaining).to_le_bytes();
+        let framed = Prefixed {
+            prefix: &prefix,
+            body,
+        };
         let codec = &self.shared.config.codec;
         codec.encode_request(buf, head.session, head.cmd, head.trace_id, &framed)
     }
 
     /// Encodes a successful response with an extension body into the write
     /// queue.
-    pub(super) fn encode_ext_response(
+    pub(super) fn encode_ext_response<B: Body + ?Sized>(
         &self,
         buf: &mut BytesMut,
         session: u32,
-        body: &[u8],
+        body: &B,
     ) -> Result<(), Error> {
-        let mut framed = BytesMut::with_capacity(ext::RESPONSE_PREFIX + body.len());
-        ext::put_ok(&mut framed, body);
+        let framed = Prefixed {
+            prefix: &[ext::OK],
+            body,
+        };
         self.shared
             .config
             .codec

@@ -89,7 +89,13 @@ impl WriteQueue {
         }
         let was_empty = queue.buf.is_empty();
         let before = queue.buf.len();
-        encode(&mut queue.buf)?;
+        let mut frame = Unfinished {
+            buf: &mut queue.buf,
+            start: before,
+        };
+        encode(frame.buf)?;
+        frame.start = usize::MAX;
+        drop(frame);
         queue.frames += 1;
         let added = queue.buf.len() - before;
         drop(queue);
@@ -173,8 +179,23 @@ impl WriteQueue {
         self.budget.wrote(written, frames);
     }
 
+    #[inline]
     fn lock(&self) -> MutexGuard<'_, Queue> {
         lock(&self.state)
+    }
+}
+
+/// A frame being encoded into the queue: cut off again if encoding
+/// unwinds (a body's encoder runs user code), so that the stream never
+/// carries half a frame. `start` is `usize::MAX` once it is whole.
+struct Unfinished<'a> {
+    buf: &'a mut BytesMut,
+    start: usize,
+}
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        self.buf.truncate(self.start);
     }
 }
 

@@ -32,6 +32,8 @@ pub const HELLO: &[u8] = b"CLX\x01";
 pub const REQUEST_PREFIX: usize = 4;
 /// Bytes an agreed response body starts with.
 pub const RESPONSE_PREFIX: usize = 1;
+/// The status byte of a successful agreed response.
+pub const OK: u8 = 0;
 
 /// What an agreed response body says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,7 +64,7 @@ pub fn put_request_body(dst: &mut BytesMut, deadline: u32, body: &[u8]) {
 
 /// Writes an agreed successful response body.
 pub fn put_ok(dst: &mut BytesMut, body: &[u8]) {
-    dst.put_u8(0);
+    dst.put_u8(OK);
     dst.put_slice(body);
 }
 
@@ -90,7 +92,7 @@ pub fn split_response(mut body: Bytes) -> Result<Reply, ProtocolError> {
         return Err(ProtocolError::ShortExtension { len: 0 });
     }
     match body.get_u8() {
-        0 => Ok(Reply::Ok(body)),
+        OK => Ok(Reply::Ok(body)),
         code => Ok(Reply::Failed(Status::from_code(code), body)),
     }
 }

@@ -4,7 +4,8 @@
 
 use bytes::{Buf, BufMut, BytesMut};
 
-use super::{ACK, Frame, le_u32, le_u64};
+use super::{ACK, Frame, begin, le_u32, le_u64, put_body};
+use crate::body::Body;
 use crate::error::{Error, ProtocolError};
 
 /// Bytes a request adds after its body.
@@ -16,39 +17,46 @@ pub const MAX_REQUEST_BODY: usize = u16::MAX as usize - REQUEST_TRAILER;
 /// The largest response body.
 pub const MAX_RESPONSE_BODY: usize = u16::MAX as usize - RESPONSE_TRAILER;
 
-/// Appends a request frame, or fails with [`Error::TooLarge`] writing nothing.
-pub fn encode_request(
+/// Appends a request frame, or fails with [`Error::TooLarge`] (or the
+/// body's own error) leaving `dst` as it was.
+pub fn encode_request<B: Body + ?Sized>(
     dst: &mut BytesMut,
     session: u32,
     cmd: u32,
     trace_id: u64,
-    body: &[u8],
+    body: &B,
 ) -> Result<(), Error> {
-    let len = payload_len(body.len(), REQUEST_TRAILER)?;
-    dst.reserve(2 + len as usize);
-    dst.put_u16(len);
-    dst.put_slice(body);
+    let start = begin(dst, body, MAX_REQUEST_BODY, 2 + REQUEST_TRAILER)?;
+    dst.put_u16(0);
+    let len = put_body(dst, start, body, MAX_REQUEST_BODY)?;
     dst.put_u64_le(trace_id);
     dst.put_u32_le(cmd);
     dst.put_u32_le(session);
+    set_len(dst, start, len + REQUEST_TRAILER);
     Ok(())
 }
 
-/// Appends a response frame, or fails with [`Error::TooLarge`] writing nothing.
-pub fn encode_response(dst: &mut BytesMut, session: u32, body: &[u8]) -> Result<(), Error> {
-    let len = payload_len(body.len(), RESPONSE_TRAILER)?;
-    dst.reserve(2 + len as usize);
-    dst.put_u16(len);
-    dst.put_slice(body);
+/// Appends a response frame, or fails with [`Error::TooLarge`] (or the
+/// body's own error) leaving `dst` as it was.
+pub fn encode_response<B: Body + ?Sized>(
+    dst: &mut BytesMut,
+    session: u32,
+    body: &B,
+) -> Result<(), Error> {
+    let start = begin(dst, body, MAX_RESPONSE_BODY, 2 + RESPONSE_TRAILER)?;
+    dst.put_u16(0);
+    let len = put_body(dst, start, body, MAX_RESPONSE_BODY)?;
     dst.put_u32_le(session | ACK);
+    set_len(dst, start, len + RESPONSE_TRAILER);
     Ok(())
 }
 
-fn payload_len(body: usize, trailer: usize) -> Result<u16, Error> {
-    u16::try_from(body + trailer).map_err(|_| Error::TooLarge {
-        size: body,
-        limit: u16::MAX as usize - trailer,
-    })
+/// Fills in the length of the frame that starts at `start`; `put_body`
+/// has checked that it fits.
+#[inline]
+fn set_len(dst: &mut BytesMut, start: usize, payload: usize) {
+    let len = u16::try_from(payload).unwrap_or(u16::MAX);
+    dst[start..start + 2].copy_from_slice(&len.to_be_bytes());
 }
 
 /// Takes one frame off the front of `src`; `Ok(None)` if it is incomplete.

@@ -4,7 +4,8 @@
 
 use bytes::{Buf, BufMut, BytesMut};
 
-use super::{ACK, Frame, le_u32, le_u64};
+use super::{ACK, Frame, begin, le_u32, le_u64, put_body};
+use crate::body::Body;
 use crate::error::{Error, ProtocolError};
 
 /// Bytes a request puts before its body.
@@ -16,49 +17,58 @@ pub const DEFAULT_MAX_FRAME: usize = 128 * 1024 * 1024;
 /// silly's default soft limit, above which frames are logged: 65535.
 pub const DEFAULT_WARN_FRAME: usize = 65535;
 
-/// Appends a request frame, or fails with [`Error::TooLarge`] writing
-/// nothing when the payload would exceed `max_frame`.
-pub fn encode_request(
+/// Appends a request frame, or fails with [`Error::TooLarge`] when the
+/// payload would exceed `max_frame` (or with the body's own error),
+/// leaving `dst` as it was.
+pub fn encode_request<B: Body + ?Sized>(
     dst: &mut BytesMut,
     max_frame: usize,
     session: u32,
     cmd: u32,
     trace_id: u64,
-    body: &[u8],
+    body: &B,
 ) -> Result<(), Error> {
-    let len = payload_len(body.len(), REQUEST_HEADER, max_frame)?;
-    dst.reserve(4 + len as usize);
-    dst.put_u32_le(len);
+    let limit = body_limit(max_frame, REQUEST_HEADER);
+    let start = begin(dst, body, limit, 4 + REQUEST_HEADER)?;
+    dst.put_u32_le(0);
     dst.put_u32_le(session);
     dst.put_u32_le(cmd);
     dst.put_u64_le(trace_id);
-    dst.put_slice(body);
+    let len = put_body(dst, start, body, limit)?;
+    set_len(dst, start, len + REQUEST_HEADER);
     Ok(())
 }
 
-/// Appends a response frame, or fails with [`Error::TooLarge`] writing
-/// nothing when the payload would exceed `max_frame`.
-pub fn encode_response(
+/// Appends a response frame, or fails with [`Error::TooLarge`] when the
+/// payload would exceed `max_frame` (or with the body's own error),
+/// leaving `dst` as it was.
+pub fn encode_response<B: Body + ?Sized>(
     dst: &mut BytesMut,
     max_frame: usize,
     session: u32,
-    body: &[u8],
+    body: &B,
 ) -> Result<(), Error> {
-    let len = payload_len(body.len(), RESPONSE_HEADER, max_frame)?;
-    dst.reserve(4 + len as usize);
-    dst.put_u32_le(len);
+    let limit = body_limit(max_frame, RESPONSE_HEADER);
+    let start = begin(dst, body, limit, 4 + RESPONSE_HEADER)?;
+    dst.put_u32_le(0);
     dst.put_u32_le(session | ACK);
-    dst.put_slice(body);
+    let len = put_body(dst, start, body, limit)?;
+    set_len(dst, start, len + RESPONSE_HEADER);
     Ok(())
 }
 
-fn payload_len(body: usize, header: usize, max_frame: usize) -> Result<u32, Error> {
-    let limit = max_frame.min(u32::MAX as usize).saturating_sub(header);
-    if body > limit {
-        return Err(Error::TooLarge { size: body, limit });
-    }
-    // `limit` keeps `body + header` within u32.
-    Ok((body + header) as u32)
+/// The largest body a payload of at most `max_frame` bytes (and of a u32
+/// length) holds after its `header`.
+fn body_limit(max_frame: usize, header: usize) -> usize {
+    max_frame.min(u32::MAX as usize).saturating_sub(header)
+}
+
+/// Fills in the length of the frame that starts at `start`; `put_body`
+/// has checked that it fits.
+#[inline]
+fn set_len(dst: &mut BytesMut, start: usize, payload: usize) {
+    let len = u32::try_from(payload).unwrap_or(u32::MAX);
+    dst[start..start + 4].copy_from_slice(&len.to_le_bytes());
 }
 
 /// Takes one frame off the front of `src`; `Ok(None)` if it is incomplete.

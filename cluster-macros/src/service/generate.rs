@@ -21,6 +21,8 @@ struct Generator<'a> {
     service: &'a Checked,
     client: Ident,
     server: Ident,
+    /// The server's response enum (see [`Generator::response_enum`]).
+    response: Ident,
     codec: TokenStream,
 }
 
@@ -36,6 +38,7 @@ impl<'a> Generator<'a> {
             service,
             client: format_ident!("{name}Client"),
             server: format_ident!("{name}Server"),
+            response: format_ident!("__{name}Response"),
             codec,
         }
     }
@@ -152,8 +155,9 @@ impl<'a> Generator<'a> {
         }
     }
 
-    /// A client method: encodes the request (the server's shape, see
-    /// [`request_type`]), calls or sends, decodes the response. Its `where`
+    /// A client method: calls or sends the request (the server's shape,
+    /// see [`request_type`], encoded as its frame is written), decodes the
+    /// response. Its `where`
     /// clause names every type the codec must carry, at the type's own span:
     /// a type the codec cannot carry is reported there, once, and the body
     /// type-checks regardless.
@@ -167,7 +171,6 @@ impl<'a> Generator<'a> {
         let body = Ident::new("body", Span::mixed_site());
         let request = request_type(&self.service.codec, m);
         let value = request_value(&self.service.codec, m);
-        let put = quote!(#body.put::<#codec, #request>(&#value)?;);
         let mut bounds = vec![self.request_bound(m, "Encode")];
         let (returns, send) = if m.oneway {
             (
@@ -194,8 +197,8 @@ impl<'a> Generator<'a> {
             where
                 #(#bounds,)*
             {
-                let mut #body = ::cluster::__private::Body::new();
-                #put
+                // Encoded when its frame is written, into the write buffer.
+                let #body = ::cluster::__private::Encoded::<#codec, #request>::new(#value);
                 #send
             }
         }
@@ -247,7 +250,11 @@ impl<'a> Generator<'a> {
             })
             .collect();
         let handler_bounds = &bounds;
+        let response = self.response_enum(&bounds);
+        let response_ty = &self.response;
         quote! {
+            #response
+
             #[doc = #doc]
             #vis struct #server<S> {
                 service: ::std::sync::Arc<S>,
@@ -283,7 +290,7 @@ impl<'a> Generator<'a> {
                     &self,
                     #req: ::cluster::Request,
                 ) -> ::core::result::Result<
-                    impl ::core::future::Future<Output = ::core::option::Option<::cluster::__private::bytes::Bytes>>
+                    impl ::core::future::Future<Output = ::core::option::Option<#response_ty>>
                         + ::core::marker::Send
                         + 'static,
                     ::cluster::Request,
@@ -313,8 +320,9 @@ impl<'a> Generator<'a> {
                 fn handle(
                     &self,
                     req: ::cluster::Request,
-                ) -> impl ::core::future::Future<Output = ::core::option::Option<::cluster::__private::bytes::Bytes>>
-                       + ::core::marker::Send
+                ) -> impl ::core::future::Future<
+                    Output = ::core::option::Option<impl ::cluster::Body + ::core::marker::Send + 'static>,
+                > + ::core::marker::Send
                        + 'static {
                     ::cluster::__private::handle(self, req)
                 }
@@ -325,6 +333,54 @@ impl<'a> Generator<'a> {
 
                 fn method_name(&self, cmd: u32) -> ::core::option::Option<::cluster::RpcName> {
                     <Self as ::cluster::Service>::method_name(cmd)
+                }
+            }
+        }
+    }
+
+    /// The server's response: one variant per method that answers, holding
+    /// the value until its frame is written, when it is encoded straight
+    /// into the connection's write buffer. `bounds` are the server's.
+    fn response_enum(&self, bounds: &[TokenStream]) -> TokenStream {
+        let (response, codec) = (&self.response, &self.codec);
+        let answering: Vec<&CheckedMethod> =
+            self.service.methods.iter().filter(|m| !m.oneway).collect();
+        let variants = answering.iter().map(|m| {
+            let (cfgs, ident) = (&m.cfgs, &m.ident);
+            let ty = m.remote_ok.as_ref().unwrap_or(&m.output);
+            quote!(#(#cfgs)* #ident(#ty))
+        });
+        let arms = answering.iter().map(|m| {
+            let (cfgs, ident) = (&m.cfgs, &m.ident);
+            let ty = m.remote_ok.as_ref().unwrap_or(&m.output);
+            quote! {
+                #(#cfgs)*
+                #response::#ident(ref value) => ::cluster::__private::encode::<#codec, #ty>(value, dst),
+            }
+        });
+        let doc = format!(
+            "The responses of [`{}`], encoded as they are written.",
+            self.server
+        );
+        quote! {
+            #[doc = #doc]
+            #[doc(hidden)]
+            #[allow(non_camel_case_types)]
+            enum #response {
+                #(#variants,)*
+            }
+
+            impl ::cluster::Body for #response
+            where
+                #(#bounds,)*
+            {
+                fn write_to(
+                    &self,
+                    dst: &mut ::cluster::__private::bytes::BytesMut,
+                ) -> ::core::result::Result<(), ::cluster::Error> {
+                    match *self {
+                        #(#arms)*
+                    }
                 }
             }
         }
@@ -345,25 +401,25 @@ impl<'a> Generator<'a> {
             let #pattern: #request = ::cluster::__private::decode_request::<#codec, #request>(&#req)?;
         };
         let call = quote!(<S as #name>::#ident(&#service, #(#args),*).await);
+        let response = &self.response;
         let respond = if m.oneway {
             quote!({ #call; ::core::option::Option::None })
-        } else if let Some(ok) = &m.remote_ok {
-            let response = Ident::new("response", Span::mixed_site());
+        } else if m.remote_ok.is_some() {
             quote!({
                 match #call {
-                    ::core::result::Result::Ok(#response) => {
-                        ::cluster::__private::encode_response::<#codec, #ok>(#req.cmd, #req.session, &#response)
+                    ::core::result::Result::Ok(value) => {
+                        ::core::option::Option::Some(#response::#ident(value))
                     }
                     ::core::result::Result::Err(error) => {
-                        ::cluster::__private::refuse(&#req, &error)
+                        ::cluster::__private::refuse(&#req, &error);
+                        ::core::option::Option::None
                     }
                 }
             })
         } else {
-            let response = Ident::new("response", Span::mixed_site());
             quote!({
-                let #response: #output = #call;
-                ::cluster::__private::encode_response::<#codec, #output>(#req.cmd, #req.session, &#response)
+                let value: #output = #call;
+                ::core::option::Option::Some(#response::#ident(value))
             })
         };
         let cfgs = &m.cfgs;
