@@ -35,7 +35,7 @@ pub fn handle<S: Service>(
 /// Decodes a request body; a body that does not decode is logged with the
 /// request's cmd and session and gets no response, as in silly.
 pub fn decode_request<C: Codec, T: Decode<C>>(req: &Request) -> Option<T> {
-    match T::decode(&req.body) {
+    match T::decode_bytes(&req.body) {
         Ok(value) => Some(value),
         Err(error) => {
             tracing::warn!(cmd = req.cmd, session = req.session, codec = C::NAME, %error, "request does not decode: no response");

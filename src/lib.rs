@@ -164,7 +164,7 @@ pub mod __private {
 
     pub use crate::dispatch::{decode_request, handle, refuse};
     pub use crate::service::method_name;
-    pub use crate::stub::{Encoded, call, encode, send};
+    pub use crate::stub::{Encoded, call, call_ok, encode, send};
 }
 
 /// Compiles the README's examples as doctests, so the README stays true.

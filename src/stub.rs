@@ -46,28 +46,47 @@ pub fn encode<C: Codec, T: Encode<C> + ?Sized>(value: &T, dst: &mut BytesMut) ->
 
 /// Calls `name` (command `cmd`) with `body` through `target` and decodes
 /// the response, in a `call` span when a subscriber wants one.
-pub async fn call<C: Codec, Resp: Decode<C>, T: CallTarget>(
+pub fn call<C: Codec, Resp: Decode<C>, T: CallTarget>(
     target: &T,
     name: RpcName,
     cmd: u32,
     body: impl Body + Send,
     timeout: Option<Duration>,
-) -> Result<Resp, T::Error> {
-    let call = async {
+) -> impl Future<Output = Result<Resp, T::Error>> {
+    let call = async move {
         let reply = target.call(cmd, body, timeout).await?;
-        Resp::decode(&reply).map_err(|e| Error::Decode(boxed(e)).into())
+        Resp::decode_bytes(&reply).map_err(|e| Error::Decode(boxed(e)).into())
     };
-    traced(name, cmd, call).await
+    traced(name, cmd, call)
 }
 
-/// Sends `name` (command `cmd`) with `body` through `target`, one-way.
-pub async fn send<T: CallTarget>(
+/// [`call`] of a `#[remote_error]` method: its error came as a status, so
+/// the value is the method's `Ok`.
+pub fn call_ok<C: Codec, Resp: Decode<C>, T: CallTarget, E>(
     target: &T,
     name: RpcName,
     cmd: u32,
     body: impl Body + Send,
-) -> Result<(), T::Error> {
-    traced(name, cmd, target.send(cmd, body)).await
+    timeout: Option<Duration>,
+) -> impl Future<Output = Result<Result<Resp, E>, T::Error>> {
+    let call = async move {
+        let reply = target.call(cmd, body, timeout).await?;
+        match Resp::decode_bytes(&reply) {
+            Ok(value) => Ok(Ok(value)),
+            Err(e) => Err(Error::Decode(boxed(e)).into()),
+        }
+    };
+    traced(name, cmd, call)
+}
+
+/// Sends `name` (command `cmd`) with `body` through `target`, one-way.
+pub fn send<T: CallTarget>(
+    target: &T,
+    name: RpcName,
+    cmd: u32,
+    body: impl Body + Send,
+) -> impl Future<Output = Result<(), T::Error>> {
+    traced(name, cmd, target.send(cmd, body))
 }
 
 /// Runs `call` in its span, if a subscriber wants one, and records how it

@@ -1,4 +1,4 @@
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 use crate::{DecodeError, EncodeError};
 
@@ -112,4 +112,12 @@ pub trait Encode<C: Codec> {
 pub trait Decode<C: Codec>: Sized {
     /// Decodes one value that occupies all of `src`.
     fn decode(src: &[u8]) -> Result<Self, DecodeError>;
+
+    /// Decodes one value that occupies all of `src`, a frame's body: a
+    /// codec that can share the frame's memory (a byte string as a slice of
+    /// it) does so here. Generated clients and servers call this; the
+    /// default is [`Decode::decode`].
+    fn decode_bytes(src: &Bytes) -> Result<Self, DecodeError> {
+        Self::decode(src)
+    }
 }

@@ -175,25 +175,30 @@ impl<'a> Generator<'a> {
         let (returns, send) = if m.oneway {
             (
                 quote!(()),
-                quote!(::cluster::__private::send(&self.target, #name, <#client>::#constant, #body).await),
+                quote!(::cluster::__private::send(&self.target, #name, <#client>::#constant, #body)),
             )
         } else {
             let call = match &m.remote_ok {
                 // The error came as a status: it is the call's error.
                 Some(ok) => {
                     bounds.push(self.bound(ok, "Decode"));
-                    quote!(::cluster::__private::call::<#codec, #ok, T>(&self.target, #name, <#client>::#constant, #body, self.timeout).await.map(::core::result::Result::Ok))
+                    quote!(::cluster::__private::call_ok::<#codec, #ok, T, _>(&self.target, #name, <#client>::#constant, #body, self.timeout))
                 }
                 None => {
                     bounds.push(self.bound(output, "Decode"));
-                    quote!(::cluster::__private::call::<#codec, #output, T>(&self.target, #name, <#client>::#constant, #body, self.timeout).await)
+                    quote!(::cluster::__private::call::<#codec, #output, T>(&self.target, #name, <#client>::#constant, #body, self.timeout))
                 }
             };
             (quote!(#output), call)
         };
+        // Not an `async fn`: the arguments go into the body at once, so the
+        // future holds them once, and is the stub's own, not one more
+        // state machine around it.
         quote! {
             #(#attrs)*
-            pub async fn #ident(&self, #(#args),*) -> ::core::result::Result<#returns, <T as ::cluster::CallTarget>::Error>
+            pub fn #ident(&self, #(#args),*) -> impl ::core::future::Future<
+                Output = ::core::result::Result<#returns, <T as ::cluster::CallTarget>::Error>,
+            >
             where
                 #(#bounds,)*
             {
