@@ -9,9 +9,9 @@
 //! `unpack(pack(x))` is `x` padded with zeros; a struct encoding carries its
 //! own size, which makes the padding harmless.
 //!
-//! Both directions append to the `BytesMut` after one reservation instead of
-//! zero-filling the worst case: a verbatim run is found with one word test per
-//! group and copied whole, and a sparse group is gathered in a stack array.
+//! Neither direction zero-fills its worst-case output size: pack finds a
+//! verbatim run with word tests and copies it whole, and gathers sparse
+//! groups in a stack buffer; unpack appends groups and runs.
 
 use bytes::{BufMut, BytesMut};
 
@@ -22,6 +22,9 @@ const RUN_MIN_NONZERO: u32 = 6;
 
 /// The most groups one run-count byte can announce.
 const RUN_MAX: usize = 255;
+
+/// How many sparse groups `put_sparse` gathers before appending them.
+const SPARSE_BATCH: usize = 16;
 
 /// The low 7 bits of every byte of a group read as a `u64`.
 const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
@@ -36,18 +39,18 @@ pub fn packed_bound(len: usize) -> usize {
 
 /// Appends the packed form of `src` to `dst`; empty input packs to nothing.
 pub fn pack(src: &[u8], dst: &mut BytesMut) {
-    // Slack for `put_group`, which stores 8 bytes and then cuts back.
-    dst.reserve(packed_bound(src.len()) + 8);
+    dst.reserve(packed_bound(src.len()) + 1);
     let mut rest = src;
-    while let Some((group, tail)) = rest.split_first_chunk::<8>() {
+    loop {
+        let (sparse, tail) = rest.split_at(sparse_len(rest));
+        put_sparse(sparse, dst);
         rest = tail;
-        let nonzero = nonzero_bytes(group);
-        if nonzero != HIGH {
-            put_group(gather(nonzero), group, dst);
-            continue;
-        }
+        let Some((dense, tail)) = rest.split_first_chunk::<8>() else {
+            break;
+        };
+        rest = tail;
         dst.put_u8(0xff);
-        dst.extend_from_slice(group);
+        dst.extend_from_slice(dense);
         if !rest.is_empty() {
             let (run, tail) = rest.split_at(run_len(rest));
             // At most RUN_MAX groups, so the count fits.
@@ -61,28 +64,49 @@ pub fn pack(src: &[u8], dst: &mut BytesMut) {
         // nor its non-zero bytes, and it is never dense: no run follows.
         let mut last = [0; 8];
         last[..rest.len()].copy_from_slice(rest);
-        put_group(gather(nonzero_bytes(&last)), &last, dst);
+        put_sparse(&last, dst);
     }
 }
 
-/// Appends a group that is not dense: its header and its non-zero bytes.
-#[inline]
-fn put_group(header: u8, group: &[u8; 8], dst: &mut BytesMut) {
-    dst.put_u8(header);
-    if header == 0 {
-        return;
+/// The length of the whole groups at the start of `rest` that are not dense.
+fn sparse_len(rest: &[u8]) -> usize {
+    let mut left = rest;
+    while let Some((group, tail)) = left.split_first_chunk::<8>() {
+        if nonzero_bytes(group) == HIGH {
+            break;
+        }
+        left = tail;
     }
-    let mut kept = [0; 8];
-    let mut n = 0;
-    for &b in group {
-        // Always store, advance only past non-zero bytes: no branch to
-        // mispredict. `n` is at most the index, so it stays below 8.
-        kept[n & 7] = b;
-        n += usize::from(b != 0);
+    rest.len() - left.len()
+}
+
+/// Appends `groups` (whole groups, none of them dense): each one's header
+/// and non-zero bytes.
+fn put_sparse(groups: &[u8], dst: &mut BytesMut) {
+    // Storing every byte and advancing only past the non-zero ones needs
+    // initialized space to store into: a stack buffer, filled a batch of
+    // groups at a time, costs less than zero-filling `dst`. A group takes at
+    // most 8 bytes (no more than 7 are non-zero); the last one stores one
+    // byte past them.
+    let mut buf = [0; 8 * SPARSE_BATCH + 1];
+    for batch in groups.chunks(8 * SPARSE_BATCH) {
+        let mut at = 0;
+        let mut rest = batch;
+        while let Some((group, tail)) = rest.split_first_chunk::<8>() {
+            rest = tail;
+            buf[at] = gather(nonzero_bytes(group));
+            let kept = &mut buf[at + 1..at + 9];
+            let mut n = 0;
+            for &b in group {
+                // No branch to mispredict. `n` is at most the index, so it
+                // stays below 8.
+                kept[n & 7] = b;
+                n += usize::from(b != 0);
+            }
+            at += 1 + n;
+        }
+        dst.extend_from_slice(&buf[..at]);
     }
-    // A fixed-size copy and a cut are cheaper than a copy of `n` bytes.
-    dst.extend_from_slice(&kept);
-    dst.truncate(dst.len() - (8 - n));
 }
 
 /// The length of the verbatim run at the start of `rest`: the groups with at
