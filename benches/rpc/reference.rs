@@ -22,6 +22,7 @@ const SESSION_MASK: u32 = 0x7fff_ffff;
 /// Queued bytes beyond which sends are refused, as the framework's default.
 const WRITE_LIMIT: usize = 16 << 20;
 const READ_CHUNK: usize = 8 << 10;
+const MAX_CHUNK: usize = 64 << 10;
 
 pub struct Reference;
 
@@ -198,15 +199,23 @@ fn decode(buf: &mut BytesMut) -> io::Result<Option<Frame>> {
 }
 
 /// Reads frames until the connection ends, handing each to `on_frame`.
+/// A read that fills its space doubles the next one's, up to
+/// `MAX_CHUNK`, so that a busy connection reads what is waiting in few
+/// syscalls; a small read goes back to `READ_CHUNK`.
 async fn read_frames(mut rd: OwnedReadHalf, mut on_frame: impl FnMut(Frame)) -> io::Result<()> {
     let mut buf = BytesMut::new();
+    let mut chunk = READ_CHUNK;
     loop {
         while let Some(frame) = decode(&mut buf)? {
             on_frame(frame);
         }
-        buf.reserve(READ_CHUNK);
-        if rd.read_buf(&mut buf).await? == 0 {
-            return Ok(());
+        buf.reserve(chunk);
+        let space = buf.capacity() - buf.len();
+        match rd.read_buf(&mut buf).await? {
+            0 => return Ok(()),
+            n if n >= space => chunk = (chunk * 2).min(MAX_CHUNK),
+            n if n < chunk / 4 => chunk = READ_CHUNK,
+            _ => {}
         }
     }
 }
