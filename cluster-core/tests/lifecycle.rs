@@ -399,6 +399,18 @@ async fn the_memory_budget_reads_one_large_frame_at_a_time() {
         "one large frame at a time, not four: {most} bytes held at most"
     );
     wait_until("nothing held", || node.stats().memory == 0).await;
+    // Frames that waited for the budget are counted as its hits, and as
+    // nothing else.
+    let hits = node.stats().limit_hits;
+    assert!(hits.memory_budget >= 1, "{hits:?}");
+    assert_eq!(
+        (
+            hits.max_concurrent_requests,
+            hits.max_handlers,
+            hits.write_queue
+        ),
+        (0, 0, 0)
+    );
 }
 
 // 6. Shutdown and dropping.
