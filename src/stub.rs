@@ -4,13 +4,15 @@ use std::any::Any;
 use std::fmt::Display;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use cluster_codec::{Codec, Decode, Encode};
 use cluster_core::observe::{self, RpcName};
 use cluster_core::{Body, Error};
-use tracing::Instrument;
+use tracing::Span;
 
 use crate::dispatch::boxed;
 use crate::target::CallTarget;
@@ -53,11 +55,12 @@ pub fn call<C: Codec, Resp: Decode<C>, T: CallTarget>(
     body: impl Body + Send,
     timeout: Option<Duration>,
 ) -> impl Future<Output = Result<Resp, T::Error>> {
-    let call = async move {
-        let reply = target.call(cmd, body, timeout).await?;
-        Resp::decode_bytes(&reply).map_err(|e| Error::Decode(boxed(e)).into())
+    let decoded = Decoded {
+        call: target.call(cmd, body, timeout),
+        ok: |value| value,
+        codec: PhantomData,
     };
-    traced(name, cmd, call)
+    traced(name, cmd, decoded)
 }
 
 /// [`call`] of a `#[remote_error]` method: its error came as a status, so
@@ -69,14 +72,12 @@ pub fn call_ok<C: Codec, Resp: Decode<C>, T: CallTarget, E>(
     body: impl Body + Send,
     timeout: Option<Duration>,
 ) -> impl Future<Output = Result<Result<Resp, E>, T::Error>> {
-    let call = async move {
-        let reply = target.call(cmd, body, timeout).await?;
-        match Resp::decode_bytes(&reply) {
-            Ok(value) => Ok(Ok(value)),
-            Err(e) => Err(Error::Decode(boxed(e)).into()),
-        }
+    let decoded = Decoded {
+        call: target.call(cmd, body, timeout),
+        ok: Ok,
+        codec: PhantomData,
     };
-    traced(name, cmd, call)
+    traced(name, cmd, decoded)
 }
 
 /// Sends `name` (command `cmd`) with `body` through `target`, one-way.
@@ -89,21 +90,78 @@ pub fn send<T: CallTarget>(
     traced(name, cmd, target.send(cmd, body))
 }
 
-/// Runs `call` in its span, if a subscriber wants one, and records how it
-/// ended.
-async fn traced<R, E: Display + 'static>(
-    name: RpcName,
-    cmd: u32,
-    call: impl Future<Output = Result<R, E>>,
-) -> Result<R, E> {
-    let Some(span) = observe::call_span(Some(name), cmd) else {
-        return call.await;
-    };
-    let started = Instant::now();
-    let result = call.instrument(span.clone()).await;
-    let failure = result.as_ref().err().map(|e| (kind(e), e as &dyn Display));
-    observe::call_done(&span, started, failure);
-    result
+pin_project_lite::pin_project! {
+    /// A call's future, then its response decoded with `C` and passed to
+    /// `ok`. Written out rather than an `async` block, which would keep the
+    /// body twice (as its capture and inside the call) in every call in
+    /// flight.
+    struct Decoded<F, K, C, Resp> {
+        #[pin]
+        call: F,
+        ok: K,
+        codec: PhantomData<fn() -> (C, Resp)>,
+    }
+}
+
+impl<F, K, C, Resp, R, E> Future for Decoded<F, K, C, Resp>
+where
+    F: Future<Output = Result<Bytes, E>>,
+    E: From<Error>,
+    C: Codec,
+    Resp: Decode<C>,
+    K: Fn(Resp) -> R,
+{
+    type Output = Result<R, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<R, E>> {
+        let this = self.project();
+        this.call.poll(cx).map(|reply| {
+            let value = Resp::decode_bytes(&reply?).map_err(|e| Error::Decode(boxed(e)))?;
+            Ok((this.ok)(value))
+        })
+    }
+}
+
+/// `call` in its span, if a subscriber wants one, recording how it ended.
+fn traced<F, R, E>(name: RpcName, cmd: u32, call: F) -> Traced<F>
+where
+    F: Future<Output = Result<R, E>>,
+    E: Display + 'static,
+{
+    Traced {
+        call,
+        span: observe::call_span(Some(name), cmd).map(|span| Box::new((span, Instant::now()))),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A call polled inside its span, when there is one: boxed, so that a
+    /// call in flight with no subscriber holds one empty word for it.
+    struct Traced<F> {
+        #[pin]
+        call: F,
+        span: Option<Box<(Span, Instant)>>,
+    }
+}
+
+impl<F, R, E> Future for Traced<F>
+where
+    F: Future<Output = Result<R, E>>,
+    E: Display + 'static,
+{
+    type Output = Result<R, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<R, E>> {
+        let this = self.project();
+        let Some(traced) = this.span.as_deref() else {
+            return this.call.poll(cx);
+        };
+        let (span, started) = traced;
+        let result = std::task::ready!(span.in_scope(|| this.call.poll(cx)));
+        let failure = result.as_ref().err().map(|e| (kind(e), e as &dyn Display));
+        observe::call_done(span, *started, failure);
+        Poll::Ready(result)
+    }
 }
 
 /// The kind of a call's error: [`observe::outcome`] for the core's

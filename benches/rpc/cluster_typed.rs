@@ -102,8 +102,10 @@ static SERVING: Mutex<Vec<Node>> = Mutex::new(Vec::new());
 /// benchmark's limits; returns the address to connect to.
 pub fn listen_on(addr: &str, builder: NodeBuilder, handler: impl Handler) -> io::Result<String> {
     let mut limits = Limits::default();
-    // The in-flight memory measurement holds 100,000 calls on one connection.
+    // The in-flight memory measurement holds 100,000 calls on one
+    // connection, and its probe calls must still find a handler slot.
     limits.max_concurrent_requests = 1 << 20;
+    limits.max_handlers = 1 << 20;
     let node = builder.limits(limits).handler(handler).build();
     let listener = node.listen(addr).map_err(io::Error::other)?;
     serving().push(node);
