@@ -6,7 +6,8 @@
 //! each connection is a [`Peer`] through which either side
 //! [calls](Peer::call) (request and response, matched by session) or
 //! [sends](Peer::send) (one-way). Incoming requests go to the node's
-//! [`Handler`]. Bodies are bytes: typed services and codecs are layered on
+//! [`Handler`]. Bodies are bytes, or any [`Body`] that writes itself into
+//! the connection's write buffer: typed services and codecs are layered on
 //! top by the `cluster` crate.
 //!
 //! ```no_run
