@@ -81,19 +81,20 @@ impl<'a> Reader<'a> {
         if self.depth >= MAX_DEPTH {
             return Err(DecodeError::TooDeep);
         }
-        if self.remaining() < 6 {
-            return Err(DecodeError::Truncated);
-        }
-        let size = self.get_u32()?;
+        // `size` and `count` in one read.
+        let [s0, s1, s2, s3, c0, c1] = self.take_array::<6>()?;
+        let size = u32::from_le_bytes([s0, s1, s2, s3]);
+        let count = u16::from_le_bytes([c0, c1]);
         if size < 2 {
             return Err(DecodeError::StructSize(size));
         }
-        if size as usize > self.remaining() {
+        // `size` counts the count just read.
+        let size = size as usize;
+        if size - 2 > self.remaining() {
             return Err(DecodeError::Truncated);
         }
-        let struct_end = self.pos + size as usize;
-        let count = self.get_u16()?;
-        if 2 * usize::from(count) > size as usize - 2 {
+        let struct_end = self.pos - 2 + size;
+        if 2 * usize::from(count) > size - 2 {
             return Err(DecodeError::FieldCount(count));
         }
         let next_delta = self.pos;

@@ -65,9 +65,17 @@ impl<'a> Writer<'a> {
         let start = self.buf.len();
         let header = 6 + 2 * count;
         self.buf.reserve(header);
-        self.buf.put_u32_le(0);
-        self.buf.put_u16_le(count16);
-        self.buf.put_bytes(0, 2 * count);
+        if count == 0 {
+            self.buf.put_u32_le(0);
+            self.buf.put_u16_le(0);
+        } else {
+            // The size (filled in by `finish`), the count and the first delta
+            // slot in one store; most structs written have few fields.
+            self.buf.put_u64_le(u64::from(count16) << 32);
+            if count > 1 {
+                self.buf.put_bytes(0, 2 * (count - 1));
+            }
+        }
         let key = self.map_key.take();
         Ok(StructWriter {
             w: self,
