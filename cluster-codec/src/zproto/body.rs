@@ -16,8 +16,9 @@ use crate::{DecodeError, EncodeError};
 /// Packed bodies up to this size are first unpacked on the stack.
 const SMALL_PACKED: usize = 128;
 
-/// The stack buffer for them: most unpack to well under this.
-const SMALL_UNPACKED: usize = 256;
+/// The stack buffer for them, as large as a small body (see `pack`) and
+/// small enough to zero-fill without a call.
+const SMALL_UNPACKED: usize = 128;
 
 /// Scratch buffers larger than this are not kept after use.
 const SCRATCH_KEEP: usize = 1 << 20;

@@ -57,10 +57,12 @@ impl<'a> Reader<'a> {
         self.pos
     }
 
+    #[inline]
     fn remaining(&self) -> usize {
         self.end - self.pos
     }
 
+    #[inline]
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if n > self.remaining() {
             return Err(DecodeError::Truncated);
@@ -70,6 +72,7 @@ impl<'a> Reader<'a> {
         Ok(bytes)
     }
 
+    #[inline]
     fn take_array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         let mut out = [0; N];
         out.copy_from_slice(self.take(N)?);
@@ -77,6 +80,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Opens a struct whose first declared field has tag `base`.
+    #[inline]
     pub fn begin_struct(&mut self, base: u16) -> Result<StructReader<'_, 'a>, DecodeError> {
         if self.depth >= MAX_DEPTH {
             return Err(DecodeError::TooDeep);
@@ -124,11 +128,13 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a 16-bit little-endian integer.
+    #[inline]
     pub fn get_u16(&mut self) -> Result<u16, DecodeError> {
         self.take_array().map(u16::from_le_bytes)
     }
 
     /// Reads a 32-bit little-endian integer.
+    #[inline]
     pub fn get_u32(&mut self) -> Result<u32, DecodeError> {
         self.take_array().map(u32::from_le_bytes)
     }
@@ -144,6 +150,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a `string` or `blob` body, borrowing its bytes from the input.
+    #[inline]
     pub fn get_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
         let len = self.get_u32()?;
         self.take(len as usize)
@@ -216,6 +223,7 @@ impl<'a> StructReader<'_, 'a> {
 
     /// Ends the struct: the reader moves past it, wherever field reading
     /// stopped.
+    #[inline]
     pub fn finish(self) -> Result<(), DecodeError> {
         if let Some(key) = self.key {
             return Err(DecodeError::MissingMapKey(key));

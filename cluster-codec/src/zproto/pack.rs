@@ -47,8 +47,8 @@ pub const fn packed_bound(len: usize) -> usize {
 /// Appends the packed form of `src` to `dst`; empty input packs to nothing.
 pub fn pack(src: &[u8], dst: &mut BytesMut) {
     if src.len() <= SMALL {
-        // 8 bytes of slack for `put_sparse`.
-        let mut out = StackBuf::<{ packed_bound(SMALL) + 8 }>::new();
+        // 7 bytes of slack for `put_sparse`.
+        let mut out = StackBuf::<{ packed_bound(SMALL) + 7 }>::new();
         pack_into(src, &mut out);
         dst.extend_from_slice(out.as_slice());
     } else {
@@ -63,9 +63,7 @@ pub fn pack(src: &[u8], dst: &mut BytesMut) {
 fn pack_into(src: &[u8], out: &mut impl Out) {
     let mut rest = src;
     loop {
-        let (sparse, tail) = rest.split_at(sparse_len(rest));
-        out.put_sparse(sparse);
-        rest = tail;
+        rest = &rest[out.put_sparse(rest)..];
         let Some((dense, tail)) = rest.split_first_chunk::<8>() else {
             break;
         };
@@ -76,7 +74,10 @@ fn pack_into(src: &[u8], out: &mut impl Out) {
             let (run, tail) = rest.split_at(run_len(rest));
             // At most RUN_MAX groups, so the count fits.
             out.put_u8(run.len().div_ceil(8) as u8);
-            out.put_slice(run);
+            // Small messages rarely have a run: spare the copy's call.
+            if !run.is_empty() {
+                out.put_slice(run);
+            }
             rest = tail;
         }
     }
@@ -87,18 +88,6 @@ fn pack_into(src: &[u8], out: &mut impl Out) {
         last[..rest.len()].copy_from_slice(rest);
         out.put_sparse(&last);
     }
-}
-
-/// The length of the whole groups at the start of `rest` that are not dense.
-fn sparse_len(rest: &[u8]) -> usize {
-    let mut left = rest;
-    while let Some((group, tail)) = left.split_first_chunk::<8>() {
-        if nonzero_bytes(group) == HIGH {
-            break;
-        }
-        left = tail;
-    }
-    rest.len() - left.len()
 }
 
 /// The length of the verbatim run at the start of `rest`: the groups with at
@@ -120,8 +109,9 @@ fn run_len(rest: &[u8]) -> usize {
         }
         left = tail;
     }
-    // `left` is empty, or the input's short last group.
-    if mask(left).count_ones() >= RUN_MIN_NONZERO {
+    // `left` is empty, or the input's short last group; the length test
+    // spares counting in most short groups.
+    if left.len() >= RUN_MIN_NONZERO as usize && mask(left).count_ones() >= RUN_MIN_NONZERO {
         window.len()
     } else {
         window.len() - left.len()
@@ -219,16 +209,14 @@ fn unpack_groups(src: &[u8], out: &mut impl Out) -> Result<bool, DecodeError> {
         if !out.fits(8) {
             return Ok(false);
         }
-        let used = header.count_ones() as usize;
-        // Not `ok_or`: the error, built eagerly, would be dropped per group.
-        let Some((data, tail)) = tail.split_at_checked(used) else {
-            return Err(DecodeError::Unpack("group data missing"));
+        if header != 0xff {
+            rest = scatter(header, tail, out)?;
+            continue;
+        }
+        let Some((dense, tail)) = tail.split_first_chunk::<8>() else {
+            return Err(missing_data());
         };
         rest = tail;
-        let Some(dense) = data.first_chunk::<8>() else {
-            out.put_group(&scatter(header, data));
-            continue;
-        };
         out.put_group(dense);
         let Some((&count, tail)) = rest.split_first() else {
             break;
@@ -241,30 +229,50 @@ fn unpack_groups(src: &[u8], out: &mut impl Out) -> Result<bool, DecodeError> {
         if run > rest.len() + 8 {
             return Err(DecodeError::Unpack("run longer than the input"));
         }
+        if run == 0 {
+            // Small messages rarely have a run: spare the copy's call.
+            continue;
+        }
         if !out.fits(run) {
             return Ok(false);
         }
         // A last group cut short is zero-filled.
         let (copied, tail) = rest.split_at(run.min(rest.len()));
         out.put_slice(copied);
-        out.put_zeros(run - copied.len());
+        if copied.len() < run {
+            out.put_zeros(run - copied.len());
+        }
         rest = tail;
     }
     Ok(true)
 }
 
-/// A group that is not dense: `data` (one byte per set bit of `header`, as
-/// [`unpack_groups`] checked) placed at the set bits, zeros elsewhere.
+/// Appends a group that is not dense: the bytes at the start of `data`, one
+/// per set bit of `header`, placed at those bits, zeros elsewhere. Returns
+/// the rest of `data`.
 #[inline]
-fn scatter(header: u8, data: &[u8]) -> [u8; 8] {
+fn scatter<'a>(header: u8, data: &'a [u8], out: &mut impl Out) -> Result<&'a [u8], DecodeError> {
     let mut group = [0; 8];
     let mut bits = header;
-    // One step per non-zero byte: the lowest set bit says where it goes.
-    for &byte in data {
+    let mut data = data.iter();
+    // One step per non-zero byte, the lowest set bit saying where it goes;
+    // no population count (not in baseline x86-64) to split `data` first.
+    while bits != 0 {
+        let Some(&byte) = data.next() else {
+            return Err(missing_data());
+        };
         group[bits.trailing_zeros() as usize & 7] = byte;
-        bits &= bits.wrapping_sub(1);
+        bits &= bits - 1;
     }
-    group
+    out.put_group(&group);
+    Ok(data.as_slice())
+}
+
+/// A header announcing more bytes than the input holds. A function, not an
+/// `ok_or` argument: built eagerly, the error would be dropped per group.
+#[cold]
+fn missing_data() -> DecodeError {
+    DecodeError::Unpack("group data missing")
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::{gather, nonzero_bytes};
+use super::{HIGH, gather, nonzero_bytes};
 
 /// How many sparse groups a `BytesMut` gathers on the stack before appending
 /// them.
@@ -27,9 +27,10 @@ pub(super) trait Out {
     /// Appends `n` zero bytes.
     fn put_zeros(&mut self, n: usize);
 
-    /// Appends the packed form of `groups` (whole groups, none of them
-    /// dense): each one's header and non-zero bytes.
-    fn put_sparse(&mut self, groups: &[u8]);
+    /// Appends the packed form of the whole groups at the start of `src`
+    /// up to the first dense one: each one's header and non-zero bytes.
+    /// Returns how many bytes of `src` that took.
+    fn put_sparse(&mut self, src: &[u8]) -> usize;
 }
 
 impl Out for BytesMut {
@@ -58,23 +59,31 @@ impl Out for BytesMut {
         self.put_bytes(0, n);
     }
 
-    fn put_sparse(&mut self, groups: &[u8]) {
-        // Storing every byte and advancing only past the non-zero ones needs
-        // initialized space to store into: a stack buffer, filled a batch of
-        // groups at a time, costs less than zero-filling `self`.
-        for batch in groups.chunks(SPARSE_BATCH) {
-            let mut buf = StackBuf::<{ SPARSE_BATCH + 8 }>::new();
-            buf.put_sparse(batch);
+    fn put_sparse(&mut self, src: &[u8]) -> usize {
+        // Storing bytes at positions known only as they go needs initialized
+        // space to store into: a stack buffer, filled a batch of groups at a
+        // time, costs less than zero-filling `self`.
+        let mut done = 0;
+        for batch in src.chunks(SPARSE_BATCH) {
+            // No slack needed: a sparse group packs to at most 8 bytes.
+            let mut buf = StackBuf::<SPARSE_BATCH>::new();
+            let used = buf.put_sparse(batch);
             self.extend_from_slice(buf.as_slice());
+            done += used;
+            if used < batch.len() {
+                break;
+            }
         }
+        done
     }
 }
 
 /// `N` bytes on the stack, filled from the front.
 ///
 /// Writes past `N` panic: callers size `N` for the most their input can
-/// produce, or ask [`Out::fits`] first. [`Out::put_sparse`] stores up to 8
-/// bytes past what it keeps, so `N` needs 8 bytes of slack for it.
+/// produce, or ask [`Out::fits`] first. [`Out::put_sparse`] takes 8 bytes
+/// for each group before it knows how many it keeps, so `N` needs 7 bytes
+/// of slack for it.
 #[derive(Debug)]
 pub(crate) struct StackBuf<const N: usize> {
     buf: [u8; N],
@@ -129,22 +138,32 @@ impl<const N: usize> Out for StackBuf<N> {
     }
 
     #[inline]
-    fn put_sparse(&mut self, groups: &[u8]) {
-        let mut rest = groups;
+    fn put_sparse(&mut self, src: &[u8]) -> usize {
+        let mut rest = src;
         while let Some((group, tail)) = rest.split_first_chunk::<8>() {
+            let nonzero = nonzero_bytes(group);
+            if nonzero == HIGH {
+                break;
+            }
             rest = tail;
             let at = self.len;
-            // A header and at most 7 kept bytes, but every byte is stored.
-            let out = &mut self.buf[at..at + 9];
-            out[0] = gather(nonzero_bytes(group));
-            let mut n = 0;
-            for &b in group {
-                // No branch to mispredict. `n` is at most the index, so it
-                // stays below 8.
-                out[1 + (n & 7)] = b;
-                n += usize::from(b != 0);
+            // A header and at most 7 kept bytes.
+            let out = &mut self.buf[at..at + 8];
+            let header = gather(nonzero);
+            out[0] = header;
+            // One step per non-zero byte, the lowest set bit saying which:
+            // the groups of small messages are mostly zeros. Masking with 7
+            // spares bounds checks; `n` stays below 8 since the group is not
+            // dense.
+            let mut n = 1;
+            let mut bits = header;
+            while bits != 0 {
+                out[n & 7] = group[bits.trailing_zeros() as usize & 7];
+                n += 1;
+                bits &= bits - 1;
             }
-            self.len = at + 1 + n;
+            self.len = at + n;
         }
+        src.len() - rest.len()
     }
 }
