@@ -2,14 +2,23 @@
 //!
 //! Packing needs the complete encoding first, so bodies are encoded into a
 //! per-thread scratch buffer that is reused from message to message: steady
-//! state encoding and decoding allocate nothing but the decoded values.
+//! state encoding and decoding allocate nothing but the decoded values. A
+//! small body is unpacked on the stack instead.
 
 use std::cell::RefCell;
 
 use bytes::BytesMut;
 
+use crate::zproto::pack::{StackBuf, unpack_small};
 use crate::zproto::{Reader, Writer, pack, unpack};
 use crate::{DecodeError, EncodeError};
+
+/// Packed bodies up to this size are first unpacked on the stack.
+const SMALL_PACKED: usize = 128;
+
+/// The stack buffer for them, as large as a small body (see `pack`) and
+/// small enough to zero-fill without a call.
+const SMALL_UNPACKED: usize = 128;
 
 /// Scratch buffers larger than this are not kept after use.
 const SCRATCH_KEEP: usize = 1 << 20;
@@ -64,6 +73,12 @@ pub(crate) fn decode_packed<T>(
     src: &[u8],
     f: impl FnOnce(&mut Reader<'_>) -> Result<T, DecodeError>,
 ) -> Result<T, DecodeError> {
+    if src.len() <= SMALL_PACKED {
+        let mut buf = StackBuf::<SMALL_UNPACKED>::new();
+        if unpack_small(src, &mut buf)? {
+            return f(&mut Reader::new(buf.as_slice()));
+        }
+    }
     with_scratch(|scratch| {
         unpack(src, scratch)?;
         f(&mut Reader::new(scratch))

@@ -57,10 +57,12 @@ impl<'a> Reader<'a> {
         self.pos
     }
 
+    #[inline]
     fn remaining(&self) -> usize {
         self.end - self.pos
     }
 
+    #[inline]
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         if n > self.remaining() {
             return Err(DecodeError::Truncated);
@@ -70,6 +72,7 @@ impl<'a> Reader<'a> {
         Ok(bytes)
     }
 
+    #[inline]
     fn take_array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         let mut out = [0; N];
         out.copy_from_slice(self.take(N)?);
@@ -77,23 +80,25 @@ impl<'a> Reader<'a> {
     }
 
     /// Opens a struct whose first declared field has tag `base`.
+    #[inline]
     pub fn begin_struct(&mut self, base: u16) -> Result<StructReader<'_, 'a>, DecodeError> {
         if self.depth >= MAX_DEPTH {
             return Err(DecodeError::TooDeep);
         }
-        if self.remaining() < 6 {
-            return Err(DecodeError::Truncated);
-        }
-        let size = self.get_u32()?;
+        // `size` and `count` in one read.
+        let [s0, s1, s2, s3, c0, c1] = self.take_array::<6>()?;
+        let size = u32::from_le_bytes([s0, s1, s2, s3]);
+        let count = u16::from_le_bytes([c0, c1]);
         if size < 2 {
             return Err(DecodeError::StructSize(size));
         }
-        if size as usize > self.remaining() {
+        // `size` counts the count just read.
+        let size = size as usize;
+        if size - 2 > self.remaining() {
             return Err(DecodeError::Truncated);
         }
-        let struct_end = self.pos + size as usize;
-        let count = self.get_u16()?;
-        if 2 * usize::from(count) > size as usize - 2 {
+        let struct_end = self.pos - 2 + size;
+        if 2 * usize::from(count) > size - 2 {
             return Err(DecodeError::FieldCount(count));
         }
         let next_delta = self.pos;
@@ -123,11 +128,13 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a 16-bit little-endian integer.
+    #[inline]
     pub fn get_u16(&mut self) -> Result<u16, DecodeError> {
         self.take_array().map(u16::from_le_bytes)
     }
 
     /// Reads a 32-bit little-endian integer.
+    #[inline]
     pub fn get_u32(&mut self) -> Result<u32, DecodeError> {
         self.take_array().map(u32::from_le_bytes)
     }
@@ -143,6 +150,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a `string` or `blob` body, borrowing its bytes from the input.
+    #[inline]
     pub fn get_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
         let len = self.get_u32()?;
         self.take(len as usize)
@@ -215,6 +223,7 @@ impl<'a> StructReader<'_, 'a> {
 
     /// Ends the struct: the reader moves past it, wherever field reading
     /// stopped.
+    #[inline]
     pub fn finish(self) -> Result<(), DecodeError> {
         if let Some(key) = self.key {
             return Err(DecodeError::MissingMapKey(key));

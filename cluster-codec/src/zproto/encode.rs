@@ -52,6 +52,7 @@ impl<'a> Writer<'a> {
 
     /// Starts a struct whose first declared field has tag `base` and of which
     /// exactly `count` fields will be written, in ascending tag order.
+    #[inline]
     pub fn begin_struct(
         &mut self,
         base: u16,
@@ -65,9 +66,17 @@ impl<'a> Writer<'a> {
         let start = self.buf.len();
         let header = 6 + 2 * count;
         self.buf.reserve(header);
-        self.buf.put_u32_le(0);
-        self.buf.put_u16_le(count16);
-        self.buf.put_bytes(0, 2 * count);
+        if count == 0 {
+            self.buf.put_u32_le(0);
+            self.buf.put_u16_le(0);
+        } else {
+            // The size (filled in by `finish`), the count and the first delta
+            // slot in one store; most structs written have few fields.
+            self.buf.put_u64_le(u64::from(count16) << 32);
+            if count > 1 {
+                self.buf.put_bytes(0, 2 * (count - 1));
+            }
+        }
         let key = self.map_key.take();
         Ok(StructWriter {
             w: self,
@@ -110,6 +119,7 @@ impl<'a> Writer<'a> {
     }
 
     /// Writes a `string` or `blob` body: `len:u32` and the bytes.
+    #[inline]
     pub fn put_bytes(&mut self, v: &[u8]) -> Result<(), EncodeError> {
         self.put_len(v.len(), "string or blob")?;
         self.buf.extend_from_slice(v);
@@ -117,6 +127,7 @@ impl<'a> Writer<'a> {
     }
 
     /// Writes an array or map count.
+    #[inline]
     pub fn put_len(&mut self, len: usize, what: &'static str) -> Result<(), EncodeError> {
         if len > MAX_LEN {
             return Err(EncodeError::TooLarge(what));
@@ -170,6 +181,7 @@ impl<'a> StructWriter<'_, 'a> {
 
     /// Completes the struct: checks every announced field was written and
     /// fills in its size.
+    #[inline]
     pub fn finish(self) -> Result<(), EncodeError> {
         if self.next_slot != self.end_slots {
             return Err(EncodeError::FieldOrder);

@@ -11,11 +11,18 @@
 //!
 //! Neither direction zero-fills its worst-case output size: pack finds a
 //! verbatim run with word tests and copies it whole, and gathers sparse
-//! groups in a stack buffer; unpack appends groups and runs.
+//! groups in a stack buffer; unpack appends groups and runs. A small message
+//! is packed whole in a stack buffer and appended once, and
+//! [`unpack_small`] unpacks into one for decoding in place.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 
 use crate::DecodeError;
+
+mod out;
+
+use self::out::Out;
+pub(crate) use self::out::StackBuf;
 
 /// A group with at least this many non-zero bytes may join a verbatim run.
 const RUN_MIN_NONZERO: u32 = 6;
@@ -23,8 +30,8 @@ const RUN_MIN_NONZERO: u32 = 6;
 /// The most groups one run-count byte can announce.
 const RUN_MAX: usize = 255;
 
-/// How many sparse groups `put_sparse` gathers before appending them.
-const SPARSE_BATCH: usize = 16;
+/// Inputs up to this size are packed in a stack buffer.
+const SMALL: usize = 128;
 
 /// The low 7 bits of every byte of a group read as a `u64`.
 const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
@@ -33,30 +40,44 @@ const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 const HIGH: u64 = !LOW7;
 
 /// The largest packed size of `len` input bytes (silly sizes its buffer so).
-pub fn packed_bound(len: usize) -> usize {
+pub const fn packed_bound(len: usize) -> usize {
     len + 2 * len.div_ceil(2048) + 1
 }
 
 /// Appends the packed form of `src` to `dst`; empty input packs to nothing.
 pub fn pack(src: &[u8], dst: &mut BytesMut) {
-    // One reservation: no append below reallocates.
-    dst.reserve(packed_bound(src.len()));
+    if src.len() <= SMALL {
+        // 7 bytes of slack for `put_sparse`.
+        let mut out = StackBuf::<{ packed_bound(SMALL) + 7 }>::new();
+        pack_into(src, &mut out);
+        dst.extend_from_slice(out.as_slice());
+    } else {
+        // One reservation: no append below reallocates.
+        dst.reserve(packed_bound(src.len()));
+        pack_into(src, dst);
+    }
+}
+
+/// [`pack`] into an output with room for [`packed_bound`] bytes.
+#[inline]
+fn pack_into(src: &[u8], out: &mut impl Out) {
     let mut rest = src;
     loop {
-        let (sparse, tail) = rest.split_at(sparse_len(rest));
-        put_sparse(sparse, dst);
-        rest = tail;
+        rest = &rest[out.put_sparse(rest)..];
         let Some((dense, tail)) = rest.split_first_chunk::<8>() else {
             break;
         };
         rest = tail;
-        dst.put_u8(0xff);
-        dst.extend_from_slice(dense);
+        out.put_u8(0xff);
+        out.put_group(dense);
         if !rest.is_empty() {
             let (run, tail) = rest.split_at(run_len(rest));
             // At most RUN_MAX groups, so the count fits.
-            dst.put_u8(run.len().div_ceil(8) as u8);
-            dst.extend_from_slice(run);
+            out.put_u8(run.len().div_ceil(8) as u8);
+            // Small messages rarely have a run: spare the copy's call.
+            if !run.is_empty() {
+                out.put_slice(run);
+            }
             rest = tail;
         }
     }
@@ -65,48 +86,7 @@ pub fn pack(src: &[u8], dst: &mut BytesMut) {
         // nor its non-zero bytes, and it is never dense: no run follows.
         let mut last = [0; 8];
         last[..rest.len()].copy_from_slice(rest);
-        put_sparse(&last, dst);
-    }
-}
-
-/// The length of the whole groups at the start of `rest` that are not dense.
-fn sparse_len(rest: &[u8]) -> usize {
-    let mut left = rest;
-    while let Some((group, tail)) = left.split_first_chunk::<8>() {
-        if nonzero_bytes(group) == HIGH {
-            break;
-        }
-        left = tail;
-    }
-    rest.len() - left.len()
-}
-
-/// Appends `groups` (whole groups, none of them dense): each one's header
-/// and non-zero bytes.
-fn put_sparse(groups: &[u8], dst: &mut BytesMut) {
-    // Storing every byte and advancing only past the non-zero ones needs
-    // initialized space to store into: a stack buffer, filled a batch of
-    // groups at a time, costs less than zero-filling `dst`. A group takes at
-    // most 8 bytes (no more than 7 are non-zero); the last one stores one
-    // byte past them.
-    let mut buf = [0; 8 * SPARSE_BATCH + 1];
-    for batch in groups.chunks(8 * SPARSE_BATCH) {
-        let mut at = 0;
-        let mut rest = batch;
-        while let Some((group, tail)) = rest.split_first_chunk::<8>() {
-            rest = tail;
-            buf[at] = gather(nonzero_bytes(group));
-            let kept = &mut buf[at + 1..at + 9];
-            let mut n = 0;
-            for &b in group {
-                // No branch to mispredict. `n` is at most the index, so it
-                // stays below 8.
-                kept[n & 7] = b;
-                n += usize::from(b != 0);
-            }
-            at += 1 + n;
-        }
-        dst.extend_from_slice(&buf[..at]);
+        out.put_sparse(&last);
     }
 }
 
@@ -129,8 +109,9 @@ fn run_len(rest: &[u8]) -> usize {
         }
         left = tail;
     }
-    // `left` is empty, or the input's short last group.
-    if mask(left).count_ones() >= RUN_MIN_NONZERO {
+    // `left` is empty, or the input's short last group; the length test
+    // spares counting in most short groups.
+    if left.len() >= RUN_MIN_NONZERO as usize && mask(left).count_ones() >= RUN_MIN_NONZERO {
         window.len()
     } else {
         window.len() - left.len()
@@ -206,23 +187,37 @@ pub fn unpack(src: &[u8], dst: &mut BytesMut) -> Result<(), DecodeError> {
     if result.is_err() {
         dst.truncate(start);
     }
-    result
+    // A `BytesMut` always has room.
+    result.map(drop)
 }
 
-/// [`unpack`]'s loop, which may leave a partial result behind on error.
-fn unpack_groups(src: &[u8], dst: &mut BytesMut) -> Result<(), DecodeError> {
+/// [`unpack`] into a stack buffer: `Ok(false)` if the result does not fit
+/// (then `out` holds part of it). Errors are [`unpack`]'s.
+pub(crate) fn unpack_small<const N: usize>(
+    src: &[u8],
+    out: &mut StackBuf<N>,
+) -> Result<bool, DecodeError> {
+    unpack_groups(src, out)
+}
+
+/// [`unpack`]'s loop, which may leave a partial result behind on error or
+/// when `out` is full (`Ok(false)`).
+#[inline]
+fn unpack_groups(src: &[u8], out: &mut impl Out) -> Result<bool, DecodeError> {
     let mut rest = src;
     while let Some((&header, tail)) = rest.split_first() {
-        let used = header.count_ones() as usize;
-        let (data, tail) = tail
-            .split_at_checked(used)
-            .ok_or(DecodeError::Unpack("group data missing"))?;
-        rest = tail;
-        let Some(dense) = data.first_chunk::<8>() else {
-            dst.extend_from_slice(&scatter(header, data));
+        if !out.fits(8) {
+            return Ok(false);
+        }
+        if header != 0xff {
+            rest = scatter(header, tail, out)?;
             continue;
+        }
+        let Some((dense, tail)) = tail.split_first_chunk::<8>() else {
+            return Err(missing_data());
         };
-        dst.extend_from_slice(dense);
+        rest = tail;
+        out.put_group(dense);
         let Some((&count, tail)) = rest.split_first() else {
             break;
         };
@@ -234,31 +229,56 @@ fn unpack_groups(src: &[u8], dst: &mut BytesMut) -> Result<(), DecodeError> {
         if run > rest.len() + 8 {
             return Err(DecodeError::Unpack("run longer than the input"));
         }
+        if run == 0 {
+            // Small messages rarely have a run: spare the copy's call.
+            continue;
+        }
+        if !out.fits(run) {
+            return Ok(false);
+        }
         // A last group cut short is zero-filled.
         let (copied, tail) = rest.split_at(run.min(rest.len()));
-        dst.extend_from_slice(copied);
-        dst.put_bytes(0, run - copied.len());
+        out.put_slice(copied);
+        if copied.len() < run {
+            out.put_zeros(run - copied.len());
+        }
         rest = tail;
     }
-    Ok(())
+    Ok(true)
 }
 
-/// A group that is not dense: `data` (one byte per set bit of `header`, as
-/// [`unpack_groups`] checked) placed at the set bits, zeros elsewhere.
+/// Appends a group that is not dense: the bytes at the start of `data`, one
+/// per set bit of `header`, placed at those bits, zeros elsewhere. Returns
+/// the rest of `data`.
 #[inline]
-fn scatter(header: u8, data: &[u8]) -> [u8; 8] {
+fn scatter<'a>(header: u8, data: &'a [u8], out: &mut impl Out) -> Result<&'a [u8], DecodeError> {
     let mut group = [0; 8];
+    let mut bits = header;
     let mut data = data.iter();
-    for (k, byte) in group.iter_mut().enumerate() {
-        if header & 1 << k != 0 {
-            *byte = data.next().copied().unwrap_or_default();
-        }
+    // One step per non-zero byte, the lowest set bit saying where it goes;
+    // no population count (not in baseline x86-64) to split `data` first.
+    while bits != 0 {
+        let Some(&byte) = data.next() else {
+            return Err(missing_data());
+        };
+        group[bits.trailing_zeros() as usize & 7] = byte;
+        bits &= bits - 1;
     }
-    group
+    out.put_group(&group);
+    Ok(data.as_slice())
+}
+
+/// A header announcing more bytes than the input holds. A function, not an
+/// `ok_or` argument: built eagerly, the error would be dropped per group.
+#[cold]
+fn missing_data() -> DecodeError {
+    DecodeError::Unpack("group data missing")
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::Just;
+
     use super::*;
 
     fn packed(src: &[u8]) -> Vec<u8> {
@@ -296,6 +316,70 @@ mod tests {
             assert_eq!(mask(&group[..5]), seed & 0x1f);
         }
         assert_eq!(mask(&[0x80; 8]), 0xff);
+    }
+
+    /// What [`unpack_small`] into `N` bytes gives: `Some` when it fits.
+    fn unpacked_small<const N: usize>(src: &[u8]) -> Result<Option<Vec<u8>>, DecodeError> {
+        let mut out = StackBuf::<N>::new();
+        Ok(unpack_small(src, &mut out)?.then(|| out.as_slice().to_vec()))
+    }
+
+    /// Checks [`unpack_small`] against [`unpack`]: the same bytes or error,
+    /// or "does not fit" where the result (if any) is larger than `N`.
+    fn check_unpack_small<const N: usize>(src: &[u8]) {
+        let mut full = BytesMut::new();
+        let full = unpack(src, &mut full).map(|()| full.to_vec());
+        match (unpacked_small::<N>(src), full) {
+            (Ok(Some(small)), Ok(full)) => assert_eq!(small, full, "{src:?}"),
+            (Ok(None), Ok(full)) => assert!(full.len() > N, "{src:?}"),
+            (Ok(None), Err(_)) | (Err(_), Err(_)) => {}
+            (small, full) => panic!("{src:?}: {small:?} against {full:?}"),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn unpack_small_agrees_with_unpack(src in proptest::collection::vec(
+            proptest::prop_oneof![Just(0u8), Just(0xff), Just(1), proptest::num::u8::ANY],
+            0..80,
+        )) {
+            check_unpack_small::<64>(&src);
+            check_unpack_small::<256>(&src);
+        }
+    }
+
+    #[test]
+    fn unpack_small_of_packed_messages_matches_unpack() {
+        for len in 0..=200 {
+            let src: Vec<u8> = (0..len).map(|i| [0, 7, 0, 0, 3][i % 5]).collect();
+            let packed = packed(&src);
+            check_unpack_small::<256>(&packed);
+            check_unpack_small::<64>(&packed);
+        }
+        // Dense runs, cut short or not.
+        let run = packed(&[9; 8 * 40]);
+        check_unpack_small::<256>(&run);
+        check_unpack_small::<512>(&run);
+        check_unpack_small::<512>(&run[..run.len() - 3]);
+    }
+
+    #[test]
+    fn small_inputs_pack_on_the_stack_as_in_the_buffer() {
+        let patterns: [&[u8]; 4] = [&[0, 7, 0, 0, 3], &[1, 2, 3, 4, 5, 6, 0], &[0], &[5]];
+        for pattern in patterns {
+            for len in 0..=SMALL {
+                let src: Vec<u8> = pattern.iter().copied().cycle().take(len).collect();
+                let mut buffered = BytesMut::new();
+                pack_into(&src, &mut buffered);
+                assert_eq!(packed(&src), buffered, "{len} bytes of {pattern:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn zero_groups_overflow_a_small_buffer_instead_of_failing() {
+        assert_eq!(unpacked_small::<64>(&[0; 9]).ok(), Some(None));
+        assert_eq!(unpacked_small::<72>(&[0; 9]).ok(), Some(Some(vec![0; 72])));
     }
 
     #[test]
