@@ -146,8 +146,10 @@ impl Connection {
         if !self.ext.sends() {
             return;
         }
-        let mut framed = BytesMut::with_capacity(ext::RESPONSE_PREFIX + message.len());
-        ext::put_failed(&mut framed, status, message);
+        let framed = Prefixed {
+            prefix: &[status.code()],
+            body: message,
+        };
         let codec = &self.shared.config.codec;
         let written = self
             .writes
