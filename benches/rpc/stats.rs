@@ -7,14 +7,17 @@ use std::time::Duration;
 /// outlives its timeout long before).
 const MAX_NS: u64 = 60_000_000_000;
 
-/// Call latencies in nanoseconds, over `hdrhistogram` (3 significant
-/// digits, 1 ns to 60 s, allocated once): cheap enough to record every call.
+/// Call latencies in nanoseconds, over `hdrhistogram` (2 significant
+/// digits: 1 % steps, 1 ns to 60 s, allocated once): cheap enough to record
+/// every call. Each caller has its own, and at 3 digits 128 callers' counts
+/// spilled out of the CPU's caches: recording took 68 ns per call (`perf
+/// record` of the client), a twentieth of the CPU a 16 B call is charged.
 #[derive(Clone)]
 pub struct Histogram(hdrhistogram::Histogram<u64>);
 
 impl Default for Histogram {
     fn default() -> Self {
-        Self(hdrhistogram::Histogram::new_with_bounds(1, MAX_NS, 3).expect("valid bounds"))
+        Self(hdrhistogram::Histogram::new_with_bounds(1, MAX_NS, 2).expect("valid bounds"))
     }
 }
 
