@@ -84,7 +84,7 @@ pub struct Limits {
     pub max_handlers: usize,
     /// Bytes of input the node may hold across all its connections: read
     /// buffers, requests waiting for or held by a handler, and write
-    /// queues. Over it, the node stops reading from the connections that
+    /// queues (each counted rounded up to a whole 4 KiB). Over it, the node stops reading from the connections that
     /// hold more than their share until memory is given back, and a frame
     /// larger than the read buffer is read only once its size fits. Nothing
     /// is dropped or refused for it.
