@@ -60,6 +60,12 @@ impl Out for BytesMut {
     }
 
     fn put_sparse(&mut self, src: &[u8]) -> usize {
+        // Between and after dense runs most calls find no sparse group:
+        // spare them the stack buffer and the append.
+        match src.first_chunk::<8>() {
+            Some(group) if nonzero_bytes(group) != HIGH => {}
+            _ => return 0,
+        }
         // Storing bytes at positions known only as they go needs initialized
         // space to store into: a stack buffer, filled a batch of groups at a
         // time, costs less than zero-filling `self`.
