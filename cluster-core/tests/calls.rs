@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use cluster_core::{Error, Node, NodeBuilder, Peer, Request, WireFormat, trace};
+use std::task::Poll;
+
+use cluster_core::{Body, Error, Handler, Node, NodeBuilder, Peer, Request, WireFormat, trace};
 use support::{Noise, addr, echo_server, events, observed_node};
 use tokio::sync::Semaphore;
 
@@ -134,6 +136,61 @@ async fn send_delivers_one_way_and_a_response_to_it_is_harmless() {
     let reply = peer.call(8, "after").await.expect("call after send");
     assert_eq!(reply, "after");
     assert_eq!(deliveries.next().await.0, 8);
+}
+
+/// A handler whose future finishes at once yet holds a token until it is
+/// dropped.
+struct Holding(Arc<()>);
+
+/// Ready at its first poll; `_token` lives as long as the future.
+struct HoldingFuture {
+    _token: Arc<()>,
+    body: Bytes,
+}
+
+impl std::future::Future for HoldingFuture {
+    type Output = Option<Bytes>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        Poll::Ready(Some(self.body.clone()))
+    }
+}
+
+impl Handler for Holding {
+    fn handle(
+        &self,
+        req: Request,
+    ) -> impl std::future::Future<Output = Option<impl Body + Send + 'static>> + Send + 'static
+    {
+        HoldingFuture {
+            _token: self.0.clone(),
+            body: req.body,
+        }
+    }
+}
+
+// The reader keeps the box of a handler future that finished at once for
+// the next request; the future itself must still go when it finishes.
+#[tokio::test]
+async fn a_finished_handler_future_is_dropped_at_once() {
+    let token = Arc::new(());
+    let server = Node::builder().handler(Holding(token.clone())).build();
+    let listener = server.listen("127.0.0.1:0").expect("bind");
+    let peer = Node::builder().build().connect(&addr(&listener)).await;
+    // This one and the handler's.
+    let idle = Arc::strong_count(&token);
+    assert_eq!(idle, 2);
+    for i in 0..5u8 {
+        let reply = peer.call(1, vec![i]).await.expect("call");
+        assert_eq!(reply, [i][..]);
+        // One runtime thread: the server's reader finished with the
+        // request before the client's reader could see its response.
+        assert_eq!(
+            Arc::strong_count(&token),
+            idle,
+            "call {i}: the future is gone"
+        );
+    }
 }
 
 #[tokio::test]

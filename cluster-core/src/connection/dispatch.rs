@@ -15,10 +15,12 @@
 //! new task polls it again at once, so it registers the task's waker instead
 //! of the reader's.
 //!
-//! Every request costs one allocation besides its bytes: its handler's
-//! future, boxed so that it can be polled in place and then moved to a task
-//! as it is, with room for what a waiting request holds ([`Held`]: slots,
-//! memory charge, context). A waiting one costs a second, the task that
+//! A handler's future is boxed so that it can be polled in place and then
+//! moved to a task as it is, with room for what a waiting request holds
+//! ([`Held`]: slots, memory charge, context). The box of one that finished
+//! at once is kept by the reader ([`Spare`]) and filled again by the next
+//! request of the same handler, so requests that finish at once allocate
+//! nothing besides their bytes. A waiting one costs a second, the task that
 //! runs that box, which holds nothing else, so that it stays at the
 //! smallest size tokio's 128-byte task alignment allows. Tasks are
 //! registered with their connection by task id, so that closing it can
@@ -74,6 +76,15 @@ pub(crate) type Deadline = Option<Instant>;
 /// A request's whole handling, as a task runs it.
 pub(crate) type BoxedHandling = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// The box of a handling that finished at once, kept for the next request:
+/// an `Option<Pin<Box<Handling<F>>>>` for the handler's future type `F`,
+/// itself boxed once per connection.
+pub(crate) type Spare = Option<Box<dyn Any + Send>>;
+
+/// Handlings larger than this are not kept: an idle connection would hold
+/// one.
+const SPARE_MAX: usize = 1024;
+
 /// Requests of one connection that wait for a handler slot, in arrival
 /// order. Owned by the reader.
 pub(super) struct Admission {
@@ -81,6 +92,7 @@ pub(super) struct Admission {
     limit: usize,
     waiting: VecDeque<(RequestHead, Deadline, Bytes)>,
     bytes: usize,
+    spare: Spare,
 }
 
 impl Admission {
@@ -90,6 +102,7 @@ impl Admission {
             limit: conn.shared.config.limits.max_concurrent_requests,
             waiting: VecDeque::new(),
             bytes: 0,
+            spare: None,
         }
     }
 
@@ -108,7 +121,7 @@ impl Admission {
             return;
         }
         if self.waiting.is_empty() && self.take_slot() {
-            start(&self.conn, head, deadline, body);
+            start(&self.conn, &mut self.spare, head, deadline, body);
         } else if self.is_full() && self.conn.ext.receives() {
             // A caller that can be told is told at once, rather than held
             // up by a pause in reading.
@@ -143,20 +156,24 @@ impl Admission {
         }
     }
 
-    /// Resolves when a slot may have come free.
-    pub(super) async fn slot_freed(&self) {
-        let (conn, node) = (
-            self.conn.handlers.freed.notified(),
-            self.conn.shared.budget.handler_freed(),
-        );
-        if self.conn.handlers.running.load(Ordering::Acquire) < self.limit
-            && self.conn.shared.budget.may_run()
-        {
-            return;
-        }
-        tokio::select! {
-            () = conn => {}
-            () = node => {}
+    /// Resolves when a slot may have come free. Borrows the connection, not
+    /// `self`: the reader's future holds it across an await, and `self`
+    /// (its spare handling) is not `Sync`.
+    pub(super) fn slot_freed(&self) -> impl Future<Output = ()> + '_ {
+        let (conn, limit) = (&self.conn, self.limit);
+        async move {
+            let (freed, node) = (
+                conn.handlers.freed.notified(),
+                conn.shared.budget.handler_freed(),
+            );
+            if conn.handlers.running.load(Ordering::Acquire) < limit && conn.shared.budget.may_run()
+            {
+                return;
+            }
+            tokio::select! {
+                () = freed => {}
+                () = node => {}
+            }
         }
     }
 
@@ -169,7 +186,7 @@ impl Admission {
             let budget = &self.conn.shared.budget;
             self.bytes -= body.len();
             budget.sub_memory(body.len());
-            start(&self.conn, head, deadline, body);
+            start(&self.conn, &mut self.spare, head, deadline, body);
             budget.unqueued();
         }
     }
@@ -201,11 +218,18 @@ impl Drop for Admission {
 
 /// Calls the handler for a request that may take slots, and runs it as far
 /// as it goes at once; spawns what must wait.
-fn start(conn: &Arc<Connection>, head: RequestHead, deadline: Deadline, body: Bytes) {
+fn start(
+    conn: &Arc<Connection>,
+    spare: &mut Spare,
+    head: RequestHead,
+    deadline: Deadline,
+    body: Bytes,
+) {
     let span = ServerSpan::new(head.cmd, head.session, head.trace_id);
     let entered = span.as_ref().map(ServerSpan::enter);
     let mut run = Run {
         conn,
+        spare,
         head,
         deadline,
         charge: body.len(),
@@ -236,6 +260,7 @@ pub(crate) struct Waiting {
 /// the handler, so that no layer between copies it.
 pub(crate) struct Run<'a> {
     conn: &'a Arc<Connection>,
+    spare: &'a mut Spare,
     pub(crate) head: RequestHead,
     pub(crate) deadline: Deadline,
     /// The request's body, until the handler's request takes it.
@@ -264,7 +289,7 @@ impl Run<'_> {
     /// allocation. The new task polls it again at once, so nothing has to
     /// be woken from here.
     pub(crate) fn start<F, B>(
-        &self,
+        &mut self,
         current: Current,
         make: impl FnOnce() -> F,
     ) -> Option<BoxedHandling>
@@ -273,20 +298,53 @@ impl Run<'_> {
         B: Body,
     {
         let mut handling = trace::within(current, || {
-            let mut handling = Box::pin(Handling {
+            let fresh = Handling {
                 current,
-                fut: make(),
+                fut: Some(make()),
                 held: None,
-            });
+            };
+            let mut handling = match spare_slot::<F>(self.spare).and_then(Option::take) {
+                Some(mut kept) => {
+                    kept.set(fresh);
+                    kept
+                }
+                None => Box::pin(fresh),
+            };
             let cx = &mut Context::from_waker(Waker::noop());
-            let fut = handling.as_mut().project().fut;
+            let Some(fut) = handling.as_mut().project().fut.as_pin_mut() else {
+                unreachable!("a fresh handling holds its future")
+            };
             match step(fut, self.conn, self.head, self.span, cx) {
-                Poll::Ready(()) => None,
+                Poll::Ready(()) => {
+                    // Dropped now, as if the box went too.
+                    handling.as_mut().project().fut.set(None);
+                    keep_spare(self.spare, handling);
+                    None
+                }
                 Poll::Pending => Some(handling),
             }
         })?;
         *handling.as_mut().project().held = Some(Held::take(self));
         Some(handling)
+    }
+}
+
+/// The kept box for handler futures of type `F`, if the spare holds that
+/// type.
+fn spare_slot<F: Send + 'static>(spare: &mut Spare) -> Option<&mut Option<Pin<Box<Handling<F>>>>> {
+    spare.as_mut()?.downcast_mut()
+}
+
+/// Keeps `handling` (finished, its future dropped) for the next request:
+/// in the spare if it holds this type or nothing, else it goes.
+fn keep_spare<F: Send + 'static>(spare: &mut Spare, handling: Pin<Box<Handling<F>>>) {
+    if size_of::<Handling<F>>() > SPARE_MAX {
+        return;
+    }
+    if spare.is_none() {
+        *spare = Some(Box::new(Some(handling)));
+    } else if let Some(slot) = spare_slot::<F>(spare) {
+        *slot = Some(handling);
     }
 }
 
@@ -329,8 +387,9 @@ pin_project_lite::pin_project! {
     /// and [`Held`] it completes with (set once it waits).
     struct Handling<F> {
         current: Current,
+        // `None` once finished and kept as a spare.
         #[pin]
-        fut: F,
+        fut: Option<F>,
         held: Option<Held>,
     }
 }
@@ -340,10 +399,9 @@ impl<F: Future<Output = Option<B>>, B: Body> Future for Handling<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
-        let Some(held) = this.held.as_ref() else {
+        let (Some(held), Some(fut)) = (this.held.as_ref(), this.fut.as_pin_mut()) else {
             return Poll::Ready(());
         };
-        let fut = this.fut;
         trace::within(*this.current, || {
             step(fut, &held.conn, held.head, held.span.as_deref(), cx)
         })

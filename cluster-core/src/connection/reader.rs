@@ -179,7 +179,9 @@ async fn read_frames(
             continue;
         }
         // What a frame's reservation holds is not held against reading it.
-        let held = || admission.bytes() + conn.queued_bytes();
+        // Not `admission` itself: the closure is held across an await.
+        let admitted = admission.bytes();
+        let held = || admitted + conn.queued_bytes();
         if !budget.may_read(held()) {
             budget.limit_hit(Limit::MemoryBudget);
             tracing::debug!(
