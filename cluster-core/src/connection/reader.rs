@@ -223,7 +223,15 @@ async fn read_frames(
             // still using it keep it until they go).
             buf = BytesMut::new();
         }
-        buf.reserve(missing.clamp(size.0, MAX_RESERVE));
+        let want = missing.clamp(size.0, MAX_RESERVE);
+        if buf.capacity() - buf.len() < want && !buf.try_reclaim(want) {
+            // Growing in place would copy the bytes already taken off the
+            // front too (a `BytesMut` grows its whole allocation): the
+            // unread tail alone moves to a new buffer.
+            let mut fresh = BytesMut::with_capacity(buf.len() + want);
+            fresh.extend_from_slice(&buf);
+            buf = fresh;
+        }
         let space = buf.capacity() - buf.len();
         let read = async {
             let read = rd.read_buf(&mut buf);
