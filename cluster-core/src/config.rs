@@ -84,10 +84,11 @@ pub struct Limits {
     pub max_handlers: usize,
     /// Bytes of input the node may hold across all its connections: read
     /// buffers, requests waiting for or held by a handler, and write
-    /// queues (each counted rounded up to a whole 4 KiB). Over it, the node stops reading from the connections that
-    /// hold more than their share until memory is given back, and a frame
-    /// larger than the read buffer is read only once its size fits. Nothing
-    /// is dropped or refused for it.
+    /// queues (each counted rounded up to a whole 4 KiB). Over it, the node
+    /// stops reading from the connections that hold more than their share
+    /// until memory is given back, and a frame larger than the read buffer
+    /// is read only once its size fits. Nothing is dropped or refused for
+    /// it.
     ///
     /// The default value for this parameter is 256 MiB.
     pub memory_budget: usize,

@@ -3,13 +3,14 @@
 mod support;
 
 use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use std::task::Poll;
-
 use cluster_core::{Body, Error, Handler, Node, NodeBuilder, Peer, Request, WireFormat, trace};
 use support::{Noise, addr, echo_server, events, observed_node};
 use tokio::sync::Semaphore;
@@ -148,10 +149,10 @@ struct HoldingFuture {
     body: Bytes,
 }
 
-impl std::future::Future for HoldingFuture {
+impl Future for HoldingFuture {
     type Output = Option<Bytes>;
 
-    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
         Poll::Ready(Some(self.body.clone()))
     }
 }
@@ -160,8 +161,7 @@ impl Handler for Holding {
     fn handle(
         &self,
         req: Request,
-    ) -> impl std::future::Future<Output = Option<impl Body + Send + 'static>> + Send + 'static
-    {
+    ) -> impl Future<Output = Option<impl Body + Send + 'static>> + Send + 'static {
         HoldingFuture {
             _token: self.0.clone(),
             body: req.body,

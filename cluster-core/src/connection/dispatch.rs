@@ -137,14 +137,12 @@ impl Admission {
         }
     }
 
-    /// Takes a slot of the connection and one of the node, or neither.
     /// Whether a slot of the connection and one of the node are free. A
     /// slot is taken only by a handler that waits (see [`start`]): one that
     /// finishes at once costs no counting. Readers of several connections
     /// may see the node's last slot free at once and go over by one each.
     fn take_slot(&self) -> bool {
-        self.conn.handlers.running.load(Ordering::Acquire) < self.limit
-            && self.conn.shared.budget.may_run()
+        slots_free(&self.conn, self.limit)
     }
 
     /// The limit that holds requests back, and its name.
@@ -166,8 +164,7 @@ impl Admission {
                 conn.handlers.freed.notified(),
                 conn.shared.budget.handler_freed(),
             );
-            if conn.handlers.running.load(Ordering::Acquire) < limit && conn.shared.budget.may_run()
-            {
+            if slots_free(conn, limit) {
                 return;
             }
             tokio::select! {
@@ -214,6 +211,12 @@ impl Drop for Admission {
             budget.unqueued();
         }
     }
+}
+
+/// Whether `conn`, allowed `limit` running handlers, and its node both have
+/// a handler slot free.
+fn slots_free(conn: &Connection, limit: usize) -> bool {
+    conn.handlers.running.load(Ordering::Acquire) < limit && conn.shared.budget.may_run()
 }
 
 /// Calls the handler for a request that may take slots, and runs it as far
@@ -311,9 +314,7 @@ impl Run<'_> {
                 None => Box::pin(fresh),
             };
             let cx = &mut Context::from_waker(Waker::noop());
-            let Some(fut) = handling.as_mut().project().fut.as_pin_mut() else {
-                unreachable!("a fresh handling holds its future")
-            };
+            let fut = handling.as_mut().project().fut;
             match step(fut, self.conn, self.head, self.span, cx) {
                 Poll::Ready(()) => {
                     // Dropped now, as if the box went too.
@@ -399,9 +400,10 @@ impl<F: Future<Output = Option<B>>, B: Body> Future for Handling<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
-        let (Some(held), Some(fut)) = (this.held.as_ref(), this.fut.as_pin_mut()) else {
+        let Some(held) = this.held.as_ref() else {
             return Poll::Ready(());
         };
+        let fut = this.fut;
         trace::within(*this.current, || {
             step(fut, &held.conn, held.head, held.span.as_deref(), cx)
         })
@@ -410,9 +412,9 @@ impl<F: Future<Output = Option<B>>, B: Body> Future for Handling<F> {
 
 /// Polls a handler's future, inside its context: queues its response once
 /// it has one, logs its panic (in the handler, or in encoding its
-/// response).
+/// response). A slot whose future is gone is finished.
 fn step<F, B>(
-    fut: Pin<&mut F>,
+    fut: Pin<&mut Option<F>>,
     conn: &Connection,
     head: RequestHead,
     span: Option<&ServerSpan>,
@@ -422,6 +424,9 @@ where
     F: Future<Output = Option<B>>,
     B: Body,
 {
+    let Some(fut) = fut.as_pin_mut() else {
+        return Poll::Ready(());
+    };
     let _entered = span.map(ServerSpan::enter);
     let polled = catch_unwind(AssertUnwindSafe(|| {
         fut.poll(cx)
